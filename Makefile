@@ -1,0 +1,33 @@
+# crm_strategic_kpi: the commands README.md documents.
+PYTHON ?= python3
+LINT_VENV := .run/lint-venv
+
+.PHONY: demo test bench lint check pg-start pg-stop screenshots
+
+demo:  ## start a demo Odoo with the addon and realistic data on http://127.0.0.1:8069
+	$(PYTHON) tools/kpi.py demo
+
+test:  ## run every test on a throwaway database; ends with "N passed, N failed"
+	$(PYTHON) tools/kpi.py test
+
+bench:  ## benchmark the KPI engine on the large generated dataset
+	$(PYTHON) tools/kpi.py bench
+
+check:  ## tell whether Odoo 19.0 is available
+	$(PYTHON) tools/kpi.py check
+
+pg-start:
+	$(PYTHON) tools/kpi.py pg start
+
+pg-stop:
+	$(PYTHON) tools/kpi.py pg stop
+
+$(LINT_VENV)/bin/ruff:
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet -r requirements-lint.txt
+
+lint: $(LINT_VENV)/bin/ruff  ## ruff, ruff format --check and pylint-odoo
+	$(LINT_VENV)/bin/ruff check .
+	$(LINT_VENV)/bin/ruff format --check .
+	$(LINT_VENV)/bin/pylint --rcfile=.pylintrc --load-plugins=pylint_odoo \
+		--disable=all --enable=odoolint crm_strategic_kpi $(wildcard crm_strategic_kpi_helpdesk)

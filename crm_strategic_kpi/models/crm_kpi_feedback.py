@@ -1,0 +1,113 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+SCORE_RANGES = {"nps": (0, 10), "ces": (1, 7)}
+
+
+class CrmKpiFeedback(models.Model):
+    _name = "crm.kpi.feedback"
+    _description = "Customer Feedback (NPS / CES)"
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    # What was said
+    kind = fields.Selection(
+        selection=[("nps", "Net Promoter Score"), ("ces", "Customer Effort Score")],
+        required=True,
+        default="nps",
+    )
+    score = fields.Integer(
+        required=True,
+        aggregator="avg",
+        help="NPS: 0 (not at all likely to recommend) to 10; CES: 1 (very low "
+        "effort) to 7.",
+    )
+    category = fields.Selection(
+        selection=[
+            ("promoter", "Promoter"),
+            ("passive", "Passive"),
+            ("detractor", "Detractor"),
+        ],
+        compute="_compute_category",
+        store=True,
+    )
+    comment = fields.Text()
+    date = fields.Date(required=True, default=fields.Date.context_today, index=True)
+    # Who said it
+    partner_id = fields.Many2one(comodel_name="res.partner", required=True,
+                                 index=True)
+    commercial_partner_id = fields.Many2one(
+        related="partner_id.commercial_partner_id", store=True, index=True
+    )
+    # Where it came from
+    origin = fields.Selection(
+        selection=[
+            ("lead", "Deal"),
+            ("ticket", "Ticket"),
+            ("survey", "Survey"),
+            ("manual", "Manual"),
+            ("import", "Import"),
+        ],
+        required=True,
+        default="manual",
+    )
+    res_model = fields.Char(string="Origin Model", readonly=True)
+    res_id = fields.Many2oneReference(string="Origin Record", model_field="res_model",
+                                      readonly=True)
+    company_id = fields.Many2one(
+        comodel_name="res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+    )
+    user_id = fields.Many2one(comodel_name="res.users", string="Salesperson")
+    team_id = fields.Many2one(comodel_name="crm.team", check_company=True)
+
+    @api.depends("kind", "score")
+    def _compute_category(self):
+        for feedback in self:
+            if feedback.kind != "nps":
+                feedback.category = False
+            elif feedback.score >= 9:
+                feedback.category = "promoter"
+            elif feedback.score >= 7:
+                feedback.category = "passive"
+            else:
+                feedback.category = "detractor"
+
+    @api.constrains("kind", "score")
+    def _check_score(self):
+        for feedback in self:
+            low, high = SCORE_RANGES[feedback.kind]
+            if not low <= feedback.score <= high:
+                raise ValidationError(
+                    self.env._(
+                        "A %(kind)s score must lie between %(low)s and %(high)s; "
+                        "%(score)s was given.",
+                        kind=feedback.kind.upper(),
+                        low=low,
+                        high=high,
+                        score=feedback.score,
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        records = super().create(vals_list)
+        records._kpi_mark_dirty()
+        return records
+
+    def write(self, vals):
+        self._kpi_mark_dirty()
+        res = super().write(vals)
+        self._kpi_mark_dirty()
+        return res
+
+    def unlink(self):
+        self._kpi_mark_dirty()
+        return super().unlink()
+
+    def _kpi_mark_dirty(self):
+        self.env["crm.kpi.dirty.month"]._mark(
+            [(fb.company_id.id, fb.date) for fb in self]
+        )

@@ -1,0 +1,468 @@
+import json
+import logging
+import time
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
+
+from .crm_kpi import CATEGORIES, UNITS
+from .kpi_engine import DIMS, SCOPE_FORWARD, SCOPE_MONTH, KpiEngine
+
+_logger = logging.getLogger(__name__)
+
+# Two recomputes never overlap: they take this PostgreSQL advisory lock.
+RECOMPUTE_LOCK = 815_620_1907
+RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
+LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
+
+
+def month_start(day):
+    return day.replace(day=1)
+
+
+class CrmKpiValue(models.Model):
+    """One KPI fact: numerator and denominator of a KPI for one month, company
+    and combination of dimensions. Written only by the engine."""
+
+    _name = "crm.kpi.value"
+    _description = "KPI Fact"
+    _order = "date desc, kpi_id, id"
+    _rec_name = "kpi_id"
+
+    # What and when
+    kpi_id = fields.Many2one(
+        comodel_name="crm.kpi", string="KPI", required=True, ondelete="cascade",
+        readonly=True,
+    )
+    kpi_code = fields.Char(string="KPI Code", readonly=True, index=True)
+    category = fields.Selection(selection=CATEGORIES, readonly=True)
+    unit = fields.Selection(selection=UNITS, readonly=True)
+    date = fields.Date(string="Month", required=True, readonly=True)
+    # Dimensions
+    company_id = fields.Many2one(comodel_name="res.company", required=True,
+                                 readonly=True, index=True)
+    team_id = fields.Many2one(comodel_name="crm.team", string="Sales Team",
+                              readonly=True)
+    user_id = fields.Many2one(comodel_name="res.users", string="Salesperson",
+                              readonly=True)
+    segment_id = fields.Many2one(comodel_name="crm.kpi.segment", string="Segment",
+                                 readonly=True)
+    campaign_id = fields.Many2one(comodel_name="utm.campaign", string="Campaign",
+                                  readonly=True)
+    source_id = fields.Many2one(comodel_name="utm.source", string="Source",
+                                readonly=True)
+    medium_id = fields.Many2one(comodel_name="utm.medium", string="Medium",
+                                readonly=True)
+    # Figures
+    numerator = fields.Float(readonly=True, aggregator="sum")
+    denominator = fields.Float(readonly=True, aggregator="sum")
+    value = fields.Float(
+        readonly=True,
+        aggregator="sum",
+        digits=(16, 2),
+        help="factor x numerator / denominator for ratios, factor x numerator for "
+        "counts and amounts. In grouped views it is computed from the group's "
+        "summed numerator and denominator, never as a sum or an average of rows.",
+    )
+    has_value = fields.Boolean(
+        readonly=True,
+        help="False when the denominator is 0: the value is then empty, not 0.",
+    )
+    factor = fields.Float(readonly=True, aggregator=None)
+    is_ratio = fields.Boolean(readonly=True)
+    currency_id = fields.Many2one(comodel_name="res.currency", readonly=True)
+
+    _kpi_company_date_idx = models.Index("(kpi_id, company_id, date)")
+
+    # ------------------------------------------------------------ read group
+    def _read_group_select(self, aggregate_spec, query):
+        if aggregate_spec != "value:sum":
+            return super()._read_group_select(aggregate_spec, query)
+        # A group's value is the ratio of its sums; a group mixing several
+        # KPIs has no meaningful value and stays empty.
+        kpi = self._field_to_sql(self._table, "kpi_id", query)
+        return SQL(
+            """CASE WHEN COUNT(DISTINCT %(kpi)s) = 1 THEN
+                   CASE WHEN bool_and(%(ratio)s)
+                        THEN MAX(%(factor)s) * SUM(%(num)s) / NULLIF(SUM(%(den)s), 0)
+                        ELSE MAX(%(factor)s) * SUM(%(num)s) END
+               END""",
+            kpi=kpi,
+            ratio=self._field_to_sql(self._table, "is_ratio", query),
+            factor=self._field_to_sql(self._table, "factor", query),
+            num=self._field_to_sql(self._table, "numerator", query),
+            den=self._field_to_sql(self._table, "denominator", query),
+        )
+
+    # ------------------------------------------------------------ actions
+    def action_open_records(self):
+        """Open the records behind the numerator of these facts."""
+        records = self._get_numerator_records()
+        if not records:
+            raise UserError(
+                self.env._("No record stands behind the numerator of this figure.")
+            )
+        model, ids = max(records.items(), key=lambda item: len(item[1]))
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Records behind %(kpi)s", kpi=self[:1].kpi_id.name),
+            "res_model": model,
+            "view_mode": "list,form",
+            "views": [(False, "list"), (False, "form")],
+            "domain": [("id", "in", sorted(ids))],
+            "context": {"active_test": False},
+        }
+
+    @api.model
+    def action_recompute_all(self):
+        summary = self.recompute()
+        total = sum(summary["rows"].values())
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Strategic KPIs recomputed"),
+                "message": self.env._(
+                    "%(rows)s figures of %(kpis)s KPIs in %(seconds)s s.",
+                    rows=total,
+                    kpis=len(summary["rows"]),
+                    seconds=round(summary["seconds"], 1),
+                ),
+                "type": "success",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    # ------------------------------------------------------------ recompute
+    @api.model
+    def recompute(self, date_from=None, date_to=None, kpi_codes=None,
+                  company_ids=None):
+        """Recompute the facts of the given months, KPIs and companies.
+
+        Each KPI's facts of each company are replaced atomically (inside a
+        savepoint): an error leaves the previous figures of that KPI. Returns
+        ``{"rows": {code: rows written}, "seconds": float}``.
+        """
+        if not (self.env.su or self.env.user.has_group(
+                "crm_strategic_kpi.group_kpi_manager")):
+            raise AccessError(
+                self.env._("Only KPI managers can recompute the strategic KPIs.")
+            )
+        self = self.sudo()
+        companies = self._get_recompute_companies(company_ids)
+        date_to = month_start(fields.Date.to_date(date_to) or fields.Date.today())
+        date_from = fields.Date.to_date(date_from)
+        if date_from and date_from > date_to:
+            raise UserError(
+                self.env._(
+                    "The first month (%(start)s) lies after the last one (%(end)s).",
+                    start=date_from,
+                    end=date_to,
+                )
+            )
+        kpis = self._get_recompute_kpis(kpi_codes)
+        if not self._take_recompute_lock():
+            raise UserError(
+                self.env._(
+                    "The strategic KPIs are being recomputed right now. "
+                    "Try again when that run has finished."
+                )
+            )
+        start = date_from and month_start(date_from)
+        targets = []
+        for company in companies:
+            first = start or self._first_data_month(company) or date_to
+            targets += [
+                (scope, company.id, month)
+                for month in self._month_range(first, date_to)
+                for scope in (SCOPE_MONTH, SCOPE_FORWARD)
+            ]
+        return self._run(companies, kpis, targets, date_to)
+
+    def _get_recompute_companies(self, company_ids):
+        domain = [("id", "in", list(company_ids))] if company_ids else []
+        return self.env["res.company"].sudo().search(domain)
+
+    def _get_recompute_kpis(self, kpi_codes):
+        domain = [("code", "in", list(kpi_codes))] if kpi_codes else []
+        kpis = self.env["crm.kpi"].sudo().search(domain)
+        unknown = set(kpi_codes or ()) - set(kpis.mapped("code"))
+        if unknown:
+            raise UserError(
+                self.env._(
+                    "Unknown or inactive KPI codes: %(codes)s.",
+                    codes=", ".join(sorted(unknown)),
+                )
+            )
+        return kpis
+
+    @api.model
+    def _month_range(self, first, last):
+        months = []
+        month = month_start(first)
+        while month <= last:
+            months.append(month)
+            month += relativedelta(months=1)
+        return months
+
+    def _first_data_month(self, company):
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT MIN(d) FROM (
+                    SELECT MIN(l.create_date)::date AS d FROM crm_lead l
+                      LEFT JOIN crm_team t ON t.id = l.team_id
+                     WHERE COALESCE(l.company_id, t.company_id, %(main)s) = %(co)s
+                    UNION ALL
+                    SELECT MIN(date) FROM crm_kpi_feedback WHERE company_id = %(co)s
+                    UNION ALL
+                    SELECT MIN(date) FROM crm_kpi_cost WHERE company_id = %(co)s
+                ) q
+                """,
+                main=self.env.ref("base.main_company").id,
+                co=company.id,
+            )
+        )
+        first = self.env.cr.fetchone()[0]
+        # Local months may start up to a day before the UTC date.
+        return first and month_start(first - timedelta(days=1))
+
+    @api.model
+    def _get_kpi_queries(self, engine):
+        """code -> (scope, builder) of every computable KPI; extension point."""
+        return engine.queries()
+
+    def _run(self, companies, kpis, targets, month_to, done=(), on_progress=None):
+        """Compute ``kpis`` for ``targets`` [(scope, company_id, month)]."""
+        started = time.monotonic()
+        self.env.flush_all()
+        engine = KpiEngine(self.env, companies, month_to)
+        engine.prepare()
+        self.env.cr.execute(
+            "CREATE TEMP TABLE kpi_tmp_target "
+            "(scope text, company_id int, month date, PRIMARY KEY "
+            "(scope, company_id, month))"
+        )
+        if targets:
+            self.env.cr.execute(
+                SQL(
+                    "INSERT INTO kpi_tmp_target VALUES %s ON CONFLICT DO NOTHING",
+                    SQL(", ").join(SQL("(%s, %s, %s)", *t) for t in targets),
+                )
+            )
+        queries = self._get_kpi_queries(engine)
+        rows = {}
+        for kpi in kpis:
+            if kpi.code in done or kpi.code not in queries:
+                continue
+            scope, builder = queries[kpi.code]
+            with self.env.cr.savepoint():
+                rows[kpi.code] = self._replace_facts(kpi, scope, builder())
+            if on_progress:
+                on_progress(kpi.code)
+        engine.drop()
+        self.env.registry.clear_cache()
+        self.invalidate_model()
+        seconds = time.monotonic() - started
+        _logger.info(
+            "Strategic KPIs: %s rows for %s KPIs in %.1f s",
+            sum(rows.values()), len(rows), seconds,
+        )
+        return {"rows": rows, "seconds": seconds}
+
+    def _replace_facts(self, kpi, scope, subquery):
+        cr = self.env.cr
+        cr.execute(
+            SQL(
+                """
+                DELETE FROM crm_kpi_value v
+                 USING kpi_tmp_target t
+                 WHERE v.kpi_id = %(kpi)s AND t.scope = %(scope)s
+                   AND v.company_id = t.company_id AND v.date = t.month
+                """,
+                kpi=kpi.id,
+                scope=scope,
+            )
+        )
+        dims = SQL(", ").join(SQL.identifier("q", d) for d in DIMS)
+        ratio = kpi.is_ratio
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO crm_kpi_value (
+                    kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id,
+                    date, company_id, team_id, user_id, segment_id, campaign_id,
+                    source_id, medium_id, numerator, denominator, value, has_value,
+                    create_uid, write_uid, create_date, write_date)
+                SELECT %(kpi)s, %(code)s, %(category)s, %(unit)s, %(factor)s,
+                       %(ratio)s, %(currency)s, q.month, q.company_id, %(dims)s,
+                       SUM(q.num), SUM(q.den),
+                       CASE WHEN %(ratio)s
+                            THEN %(factor)s * SUM(q.num) / NULLIF(SUM(q.den), 0)
+                            ELSE %(factor)s * SUM(q.num) END,
+                       NOT %(ratio)s OR SUM(q.den) <> 0,
+                       %(uid)s, %(uid)s, now() AT TIME ZONE 'UTC',
+                       now() AT TIME ZONE 'UTC'
+                  FROM (%(subquery)s) q
+                  JOIN kpi_tmp_target t
+                    ON t.scope = %(scope)s AND t.company_id = q.company_id
+                   AND t.month = q.month
+                  JOIN kpi_tmp_company co ON co.id = q.company_id
+                 GROUP BY q.month, q.company_id, co.currency_id, %(dims)s
+                HAVING SUM(q.num) <> 0 OR SUM(q.den) <> 0
+                """,
+                kpi=kpi.id,
+                code=kpi.code,
+                category=kpi.category,
+                unit=kpi.unit,
+                factor=kpi.factor,
+                ratio=ratio,
+                currency=SQL("co.currency_id") if kpi.unit == "currency"
+                else SQL("NULL::int"),
+                dims=dims,
+                uid=self.env.uid,
+                subquery=subquery,
+                scope=scope,
+            )
+        )
+        return cr.rowcount
+
+    # ------------------------------------------------------------ locking
+    def _take_recompute_lock(self, wait=False):
+        """Take the transaction-level lock that serialises recomputes.
+
+        Without ``wait``, return False when another run holds it."""
+        cr = self.env.cr
+        if wait:
+            cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", RECOMPUTE_LOCK))
+            return True
+        cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", RECOMPUTE_LOCK))
+        return cr.fetchone()[0]
+
+    # ------------------------------------------------------------ nightly
+    @api.model
+    def _cron_recompute(self):
+        self.sudo()._run_incremental(commit=True)
+
+    def _run_incremental(self, commit=False):
+        """Recompute the months touched since the last successful run, plus
+        the current month. With ``commit``, every KPI is committed on its own
+        through ``ir.cron._commit_progress`` and a run interrupted midway
+        resumes with the KPIs it had not finished."""
+        if not self._take_recompute_lock():
+            _logger.warning(
+                "Strategic KPIs: nightly recompute skipped, another recompute "
+                "holds the lock"
+            )
+            return None
+        params = self.env["ir.config_parameter"].sudo()
+        state = json.loads(params.get_param(RUN_STATE_PARAM) or "null")
+        today = fields.Date.today()
+        if not state:
+            state = self._take_dirty_queue(month_start(today))
+            params.set_param(RUN_STATE_PARAM, json.dumps(state))
+            if commit:
+                self.env["ir.cron"]._commit_progress(remaining=len(state["codes"]))
+                self._take_recompute_lock(wait=True)
+        companies = self.env["res.company"].browse(state["companies"]).exists()
+        kpis = self.env["crm.kpi"].search([("code", "in", state["codes"])])
+        targets = [(s, c, fields.Date.to_date(m)) for s, c, m in state["targets"]]
+
+        def progress(code):
+            state["done"].append(code)
+            params.set_param(RUN_STATE_PARAM, json.dumps(state))
+            if commit:
+                self.env["ir.cron"]._commit_progress(1)
+                # the commit released the lock: hold it again for the next KPI
+                self._take_recompute_lock(wait=True)
+
+        summary = self._run(
+            companies,
+            kpis,
+            targets,
+            fields.Date.to_date(state["month_to"]),
+            done=set(state["done"]),
+            on_progress=progress,
+        )
+        params.set_param(RUN_STATE_PARAM, "")
+        params.set_param(LAST_RUN_PARAM, fields.Datetime.to_string(
+            fields.Datetime.now()))
+        if commit:
+            self.env["ir.cron"]._commit_progress(0)
+        return summary
+
+    def _take_dirty_queue(self, current_month):
+        """Consume the queue of changed days into the run's target months."""
+        cr = self.env.cr
+        self.env.flush_all()
+        cr.execute(
+            "DELETE FROM crm_kpi_dirty_month RETURNING company_id, day"
+        )
+        touched = {}
+        for company_id, day in cr.fetchall():
+            # the day is a UTC day: its local month may be a neighbour's
+            for shifted in (day - timedelta(days=1), day, day + timedelta(days=1)):
+                touched.setdefault(company_id, set()).add(month_start(shifted))
+        companies = self.env["res.company"].search([])
+        targets = set()
+        for company in companies:
+            months = {m for m in touched.get(company.id, ()) if m <= current_month}
+            months.add(current_month)
+            for month in months:
+                targets.add((SCOPE_MONTH, company.id, month))
+            for month in self._month_range(min(months), current_month):
+                targets.add((SCOPE_FORWARD, company.id, month))
+        return {
+            "companies": companies.ids,
+            "codes": self.env["crm.kpi"].search([]).mapped("code"),
+            "targets": sorted(
+                (s, c, fields.Date.to_string(m)) for s, c, m in targets
+            ),
+            "month_to": fields.Date.to_string(current_month),
+            "done": [],
+        }
+
+    # ------------------------------------------------------------ drill-down
+    def _get_numerator_records(self):
+        """{model: set(ids)} of the records counted in these facts'
+        numerators."""
+        if not self:
+            return {}
+        facts = self.sudo()
+        companies = facts.company_id
+        engine = KpiEngine(self.env, companies, max(facts.mapped("date")))
+        engine.prepare()
+        queries = self._get_kpi_queries(engine)
+        found = {}
+        cr = self.env.cr
+        for fact in facts:
+            if fact.kpi_code not in queries:
+                continue
+            _scope, builder = queries[fact.kpi_code]
+            conditions = [
+                SQL("q.%s IS NOT DISTINCT FROM %s", SQL.identifier(dim),
+                    fact[dim].id or None)
+                for dim in DIMS
+            ]
+            cr.execute(
+                SQL(
+                    """
+                    SELECT DISTINCT q.res_model, q.res_id FROM (%(sub)s) q
+                     WHERE q.month = %(month)s AND q.company_id = %(company)s
+                       AND q.num <> 0 AND %(dims)s
+                    """,
+                    sub=builder(),
+                    month=fact.date,
+                    company=fact.company_id.id,
+                    dims=SQL(" AND ").join(conditions),
+                )
+            )
+            for model, res_id in cr.fetchall():
+                found.setdefault(model, set()).add(res_id)
+        engine.drop()
+        return found

@@ -1,0 +1,703 @@
+"""Set-based computation of the strategic KPI catalogue (../spec/kpis.md).
+
+The engine materialises a few temporary tables once per run (companies, leads,
+won deals, customers and a per-customer-per-month activity basis) and then
+expresses every KPI as one SQL sub-query over them. Each sub-query yields rows
+of the uniform shape::
+
+    month, company_id, team_id, user_id, segment_id, campaign_id, source_id,
+    medium_id, num, den, res_model, res_id
+
+which ``crm.kpi.value`` sums per month and dimension into fact rows, and which
+the drill-down filters to find the records behind a numerator.
+
+Times are compared as local timestamps in the company's timezone, so a deal
+won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
+"""
+
+import logging
+
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+# How a KPI's months depend on the data: "month" KPIs read only the records of
+# their own month; "forward" KPIs read customer state, which any change carries
+# into every later month.
+SCOPE_MONTH = "month"
+SCOPE_FORWARD = "forward"
+
+DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_id")
+
+TEMP_TABLES = (
+    "kpi_tmp_target",
+    "kpi_tmp_lifespan",
+    "kpi_tmp_basis",
+    "kpi_tmp_customer",
+    "kpi_tmp_won",
+    "kpi_tmp_message",
+    "kpi_tmp_lead",
+    "kpi_tmp_company",
+)
+
+
+def _dims(alias, supported=DIMS):
+    """Dimension columns of ``alias``, NULL for those a KPI does not support."""
+    return SQL(", ").join(
+        SQL(
+            "%s AS %s",
+            SQL.identifier(alias, dim) if dim in supported else SQL("NULL::int"),
+            SQL.identifier(dim),
+        )
+        for dim in DIMS
+    )
+
+
+LEAD_DIMS = DIMS
+CUSTOMER_DIMS = DIMS
+COST_DIMS = ("team_id", "campaign_id")
+FEEDBACK_DIMS = ("team_id", "user_id", "segment_id")
+
+
+class KpiEngine:
+    """One computation run over a set of companies.
+
+    :param env: an Odoo environment (superuser rights are expected: the
+        figures are company-wide facts, access is filtered when reading them)
+    :param companies: ``res.company`` recordset
+    :param month_to: first day of the last month to compute
+    """
+
+    def __init__(self, env, companies, month_to):
+        self.env = env
+        self.cr = env.cr
+        self.companies = companies
+        self.month_to = month_to
+        self.main_company_id = env.ref("base.main_company").id
+
+    # ------------------------------------------------------------ preparation
+    def drop(self):
+        for table in TEMP_TABLES:
+            self.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(table)))
+
+    def prepare(self):
+        """Build the shared temporary tables (once per run)."""
+        self.drop()
+        self._prepare_companies()
+        self._prepare_leads()
+        self._prepare_messages()
+        self._prepare_won()
+        self._prepare_customers()
+        self._prepare_basis()
+        self._prepare_lifespan()
+
+    def _prepare_companies(self):
+        rows = [
+            SQL(
+                "(%s, %s, %s, %s, %s)",
+                company.id,
+                company._get_kpi_timezone(),
+                company.kpi_churn_days,
+                company.kpi_clv_margin,
+                company.currency_id.id,
+            )
+            for company in self.companies
+        ]
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_company (
+                    id int PRIMARY KEY, tz text, churn_days int,
+                    margin numeric, currency_id int)
+                """
+            )
+        )
+        if rows:
+            self.cr.execute(
+                SQL("INSERT INTO kpi_tmp_company VALUES %s", SQL(", ").join(rows))
+            )
+
+    def _local(self, column):
+        """A UTC timestamp column as the company's local timestamp."""
+        return SQL("timezone(co.tz, timezone('UTC', %s))", column)
+
+    def _prepare_leads(self):
+        created = self._local(SQL("l.create_date"))
+        closed = self._local(SQL("l.date_closed"))
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_lead AS
+                SELECT l.id, co.id AS company_id, l.team_id, l.user_id,
+                       p.commercial_partner_id AS customer_id,
+                       cp.kpi_segment_id AS segment_id,
+                       l.campaign_id, l.source_id, l.medium_id,
+                       l.type, l.won_status, l.active,
+                       l.create_date, l.date_closed,
+                       %(created)s AS created_at,
+                       %(closed)s AS closed_at,
+                       date_trunc('month', %(created)s)::date AS create_month,
+                       date_trunc('month', %(closed)s)::date AS closed_month,
+                       (l.date_conversion IS NOT NULL OR l.won_status = 'won')
+                           AS converted,
+                       COALESCE(l.expected_revenue, 0)::numeric AS revenue,
+                       (l.kpi_referrer_id IS NOT NULL
+                        OR COALESCE(src.kpi_is_referral, FALSE)) AS referral,
+                       COALESCE(
+                           l.kpi_deal_type,
+                           CASE WHEN p.commercial_partner_id IS NOT NULL
+                                 AND COUNT(*) FILTER (WHERE l.won_status = 'won')
+                                     OVER (PARTITION BY co.id, p.commercial_partner_id
+                                           ORDER BY COALESCE(l.date_closed,
+                                                             l.create_date), l.id
+                                           ROWS BETWEEN UNBOUNDED PRECEDING
+                                                AND 1 PRECEDING) > 0
+                                THEN 'upsell' ELSE 'new' END
+                       ) AS deal_type
+                  FROM crm_lead l
+                  LEFT JOIN crm_team t ON t.id = l.team_id
+                  JOIN kpi_tmp_company co
+                    ON co.id = COALESCE(l.company_id, t.company_id, %(main)s)
+                  LEFT JOIN res_partner p ON p.id = l.partner_id
+                  LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
+                  LEFT JOIN utm_source src ON src.id = l.source_id
+                """,
+                created=created,
+                closed=closed,
+                main=self.main_company_id,
+            )
+        )
+        self.cr.execute(
+            "CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead"
+        )
+
+    def _prepare_messages(self):
+        """Done activities per deal (messages that carry an activity type)."""
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_message AS
+            SELECT m.res_id AS lead_id, COUNT(*) AS done
+              FROM mail_message m
+             WHERE m.model = 'crm.lead' AND m.mail_activity_type_id IS NOT NULL
+             GROUP BY m.res_id
+            """
+        )
+        self.cr.execute("CREATE INDEX ON kpi_tmp_message (lead_id)")
+
+    def _prepare_won(self):
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_won AS
+            SELECT id, company_id, customer_id, closed_at, closed_month, revenue,
+                   deal_type, campaign_id, source_id, medium_id,
+                   ROW_NUMBER() OVER w AS rn,
+                   LAG(closed_at) OVER w AS prev_at
+              FROM kpi_tmp_lead
+             WHERE won_status = 'won' AND customer_id IS NOT NULL
+               AND closed_at IS NOT NULL
+            WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY closed_at, id)
+            """
+        )
+
+    def _prepare_customers(self):
+        """Customers per company: salesperson and segment from the partner,
+        acquisition channel from the first won deal. Odoo 18 removed the sales
+        team of partners: the customer's team is its salesperson's main team,
+        else the team of its first won deal."""
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_customer AS
+            SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
+                   w.campaign_id, w.source_id, w.medium_id,
+                   COALESCE(u.sale_team_id, first.team_id) AS team_id,
+                   cp.user_id, cp.kpi_segment_id AS segment_id,
+                   (COALESCE(cp.email, '') <> '' AND COALESCE(cp.phone, '') <> ''
+                    AND cp.country_id IS NOT NULL) AS complete
+              FROM kpi_tmp_won w
+              JOIN kpi_tmp_lead first ON first.id = w.id
+              JOIN res_partner cp ON cp.id = w.customer_id
+              LEFT JOIN res_users u ON u.id = cp.user_id
+             WHERE w.rn = 1
+            """
+        )
+        self.cr.execute(
+            "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id)"
+        )
+
+    def _prepare_basis(self):
+        """One row per customer and month in which the customer is active at
+        the start or the end of the month (or wins a deal in it).
+
+        A won deal at instant w makes its customer active for every instant t
+        with t - churn_days < w <= t, i.e. on [w, w + churn_days). Consecutive
+        deals closer than churn_days merge into one activity spell.
+        """
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_basis AS
+                WITH marked AS (
+                    SELECT w.*, co.churn_days,
+                           CASE WHEN w.prev_at IS NULL
+                                  OR w.closed_at > w.prev_at
+                                                   + co.churn_days * INTERVAL '1 day'
+                                THEN 1 ELSE 0 END AS new_spell
+                      FROM kpi_tmp_won w
+                      JOIN kpi_tmp_company co ON co.id = w.company_id
+                ), numbered AS (
+                    SELECT *, SUM(new_spell) OVER (
+                               PARTITION BY company_id, customer_id
+                               ORDER BY closed_at, id) AS spell
+                      FROM marked
+                ), spells AS (
+                    SELECT company_id, customer_id,
+                           MIN(closed_at) AS start_at,
+                           MAX(closed_at) + MAX(churn_days) * INTERVAL '1 day'
+                               AS end_at
+                      FROM numbered
+                     GROUP BY company_id, customer_id, spell
+                ), spell_months AS (
+                    SELECT s.company_id, s.customer_id, s.start_at, s.end_at,
+                           m::date AS month
+                      FROM spells s
+                     CROSS JOIN LATERAL generate_series(
+                           date_trunc('month', s.start_at),
+                           LEAST(date_trunc('month', s.end_at), %(to)s::timestamp),
+                           INTERVAL '1 month') m
+                ), state AS (
+                    SELECT company_id, customer_id, month,
+                           bool_or(start_at <= month::timestamp
+                                   AND month::timestamp < end_at) AS active_start,
+                           bool_or(start_at <= month + INTERVAL '1 month'
+                                   AND month + INTERVAL '1 month' < end_at)
+                               AS active_end
+                      FROM spell_months
+                     GROUP BY company_id, customer_id, month
+                ), deals AS (
+                    SELECT company_id, customer_id, closed_month AS month,
+                           COUNT(*) AS n, SUM(revenue) AS revenue,
+                           bool_or(rn = 1) AS has_first,
+                           bool_or(deal_type IN ('upsell', 'cross_sell'))
+                               AS has_upsell
+                      FROM kpi_tmp_won
+                     GROUP BY company_id, customer_id, closed_month
+                )
+                SELECT s.company_id, s.customer_id, s.month,
+                       s.active_start, s.active_end,
+                       (s.active_start AND NOT s.active_end) AS churned,
+                       COALESCE(d.has_first, FALSE) AS is_new,
+                       (COALESCE(d.n, 0) > 0 AND NOT COALESCE(d.has_first, FALSE)
+                        AND NOT s.active_start) AS reactivated,
+                       COALESCE(d.has_upsell, FALSE) AS has_upsell,
+                       COALESCE(d.n, 0) AS deals,
+                       SUM(COALESCE(d.n, 0)) OVER w_all AS deals_to_date,
+                       SUM(COALESCE(d.revenue, 0)) OVER w_12m AS revenue_12m
+                  FROM state s
+                  LEFT JOIN deals d USING (company_id, customer_id, month)
+                WINDOW w_all AS (PARTITION BY s.company_id, s.customer_id
+                                 ORDER BY s.month),
+                       w_12m AS (PARTITION BY s.company_id, s.customer_id
+                                 ORDER BY s.month
+                                 RANGE BETWEEN INTERVAL '11 months' PRECEDING
+                                       AND CURRENT ROW)
+                """,
+                to=self.month_to,
+            )
+        )
+        self.cr.execute("ANALYZE kpi_tmp_basis")
+
+    def _prepare_lifespan(self):
+        """Expected customer lifespan in years per company and month:
+        1 / annual churn, annual churn being the customers churned in the 12
+        months ending M over those active at the start of M-11; capped at 10
+        years, 10 when nobody churned. When nobody was active 12 months
+        before but some churned (only possible with a churn period under a
+        year), the annual churn is taken as 100 %."""
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_lifespan AS
+                WITH bounds AS (
+                    SELECT LEAST(MIN(month), %(to)s::date) AS first_month
+                      FROM kpi_tmp_basis
+                ), months AS (
+                    SELECT co.id AS company_id, m::date AS month
+                      FROM kpi_tmp_company co, bounds b
+                     CROSS JOIN LATERAL generate_series(
+                           COALESCE(b.first_month, %(to)s::date)::timestamp,
+                           %(to)s::timestamp, INTERVAL '1 month') m
+                ), totals AS (
+                    SELECT company_id, month,
+                           COUNT(*) FILTER (WHERE churned) AS churned,
+                           COUNT(*) FILTER (WHERE active_start) AS active_start
+                      FROM kpi_tmp_basis
+                     GROUP BY company_id, month
+                ), series AS (
+                    SELECT m.company_id, m.month,
+                           COALESCE(t.churned, 0) AS churned,
+                           COALESCE(t.active_start, 0) AS active_start
+                      FROM months m
+                      LEFT JOIN totals t USING (company_id, month)
+                ), windowed AS (
+                    SELECT company_id, month,
+                           SUM(churned) OVER (PARTITION BY company_id ORDER BY month
+                                              ROWS BETWEEN 11 PRECEDING
+                                                   AND CURRENT ROW) AS churned_12m,
+                           COALESCE(LAG(active_start, 11) OVER (
+                               PARTITION BY company_id ORDER BY month), 0)
+                               AS active_before
+                      FROM series
+                )
+                SELECT company_id, month,
+                       CASE WHEN churned_12m = 0 THEN 10::numeric
+                            WHEN active_before = 0 THEN 1::numeric
+                            ELSE LEAST(10::numeric,
+                                       active_before::numeric / churned_12m)
+                       END AS lifespan
+                  FROM windowed
+                """,
+                to=self.month_to,
+            )
+        )
+
+    # ------------------------------------------------------------ KPI queries
+    def queries(self):
+        """code -> (scope, sub-query builder). Extended by the helpdesk addon
+        through ``crm.kpi.value._get_kpi_queries``."""
+        return {
+            "lead_count": (SCOPE_MONTH, self._q_lead_count),
+            "conversion_rate": (SCOPE_MONTH, self._q_conversion_rate),
+            "close_rate": (SCOPE_MONTH, self._q_close_rate),
+            "won_count": (SCOPE_MONTH, self._q_won_count),
+            "won_revenue": (SCOPE_MONTH, self._q_won_revenue),
+            "new_revenue": (SCOPE_MONTH, self._q_new_revenue),
+            "sales_cycle_days": (SCOPE_MONTH, self._q_sales_cycle_days),
+            "open_deals": (SCOPE_FORWARD, self._q_open_deals),
+            "activities_per_lead": (SCOPE_MONTH, self._q_activities_per_lead),
+            "retention_rate": (SCOPE_FORWARD, self._q_retention_rate),
+            "churn_rate": (SCOPE_FORWARD, self._q_churn_rate),
+            "new_customers": (SCOPE_MONTH, self._q_new_customers),
+            "repeat_customers": (SCOPE_FORWARD, self._q_repeat_customers),
+            "clv": (SCOPE_FORWARD, self._q_clv),
+            "nps": (SCOPE_MONTH, self._q_nps),
+            "ces": (SCOPE_MONTH, self._q_ces),
+            "cac": (SCOPE_MONTH, self._q_cac),
+            "retention_cost": (SCOPE_FORWARD, self._q_retention_cost),
+            "marketing_roi": (SCOPE_MONTH, self._q_marketing_roi),
+            "traffic_to_lead": (SCOPE_MONTH, self._q_traffic_to_lead),
+            "renewal_rate": (SCOPE_MONTH, self._q_renewal_rate),
+            "cross_sell_rate": (SCOPE_FORWARD, self._q_cross_sell_rate),
+            "referrals": (SCOPE_MONTH, self._q_referrals),
+            "logins_per_user": (SCOPE_MONTH, self._q_logins_per_user),
+            "records_created": (SCOPE_MONTH, self._q_records_created),
+            "data_completeness": (SCOPE_FORWARD, self._q_data_completeness),
+        }
+
+    # Lead based ---------------------------------------------------------
+    def _lead_rows(self, month, num, den, where, model="crm.lead"):
+        return SQL(
+            """
+            SELECT %(month)s AS month, l.company_id, %(dims)s,
+                   (%(num)s)::numeric AS num, (%(den)s)::numeric AS den,
+                   %(model)s AS res_model, l.id AS res_id
+              FROM kpi_tmp_lead l
+             WHERE %(where)s
+            """,
+            month=month,
+            dims=_dims("l", LEAD_DIMS),
+            num=num,
+            den=den,
+            where=where,
+            model=model,
+        )
+
+    def _q_lead_count(self):
+        return self._lead_rows(SQL("l.create_month"), SQL("1"), SQL("0"), SQL("TRUE"))
+
+    def _q_conversion_rate(self):
+        return self._lead_rows(
+            SQL("l.create_month"), SQL("l.converted::int"), SQL("1"), SQL("TRUE")
+        )
+
+    def _q_close_rate(self):
+        return self._lead_rows(
+            SQL("l.closed_month"),
+            SQL("(l.won_status = 'won')::int"),
+            SQL("1"),
+            SQL("l.won_status IN ('won', 'lost') AND l.closed_month IS NOT NULL"),
+        )
+
+    def _won(self):
+        return SQL("l.won_status = 'won' AND l.closed_month IS NOT NULL")
+
+    def _q_won_count(self):
+        return self._lead_rows(SQL("l.closed_month"), SQL("1"), SQL("0"), self._won())
+
+    def _q_won_revenue(self):
+        return self._lead_rows(
+            SQL("l.closed_month"), SQL("l.revenue"), SQL("0"), self._won()
+        )
+
+    def _q_new_revenue(self):
+        return self._lead_rows(
+            SQL("l.closed_month"),
+            SQL("l.revenue"),
+            SQL("0"),
+            SQL(
+                """%s AND EXISTS (
+                    SELECT 1 FROM kpi_tmp_customer c
+                     WHERE c.company_id = l.company_id
+                       AND c.customer_id = l.customer_id
+                       AND l.closed_at <= c.first_at + INTERVAL '180 days')""",
+                self._won(),
+            ),
+        )
+
+    def _q_sales_cycle_days(self):
+        return self._lead_rows(
+            SQL("l.closed_month"),
+            SQL("EXTRACT(EPOCH FROM (l.date_closed - l.create_date)) / 86400.0"),
+            SQL("1"),
+            self._won(),
+        )
+
+    def _q_open_deals(self):
+        # Open at the end of M: created before the end of M and not closed
+        # before it. Archived leads that were never lost or won are left out.
+        return SQL(
+            """
+            SELECT m::date AS month, l.company_id, %(dims)s,
+                   1::numeric AS num, 0::numeric AS den,
+                   'crm.lead' AS res_model, l.id AS res_id
+              FROM kpi_tmp_lead l
+             CROSS JOIN LATERAL generate_series(
+                   l.create_month::timestamp,
+                   COALESCE(l.closed_month - INTERVAL '1 month',
+                            %(to)s::timestamp),
+                   INTERVAL '1 month') m
+             WHERE l.type = 'opportunity'
+               AND (l.active OR l.won_status <> 'pending')
+               AND (l.closed_at IS NULL
+                    OR l.closed_at >= m + INTERVAL '1 month')
+            """,
+            dims=_dims("l", LEAD_DIMS),
+            to=self.month_to,
+        )
+
+    def _q_activities_per_lead(self):
+        return SQL(
+            """
+            SELECT l.closed_month AS month, l.company_id, %(dims)s,
+                   COALESCE(msg.done, 0)::numeric AS num, 1::numeric AS den,
+                   'crm.lead' AS res_model, l.id AS res_id
+              FROM kpi_tmp_lead l
+              LEFT JOIN kpi_tmp_message msg ON msg.lead_id = l.id
+             WHERE l.won_status IN ('won', 'lost') AND l.closed_month IS NOT NULL
+            """,
+            dims=_dims("l", LEAD_DIMS),
+        )
+
+    def _q_renewal_rate(self):
+        return self._lead_rows(
+            SQL("l.closed_month"),
+            SQL("(l.won_status = 'won')::int"),
+            SQL("1"),
+            SQL(
+                "l.won_status IN ('won', 'lost') AND l.closed_month IS NOT NULL "
+                "AND l.deal_type = 'renewal'"
+            ),
+        )
+
+    def _q_referrals(self):
+        return self._lead_rows(
+            SQL("l.create_month"), SQL("1"), SQL("0"), SQL("l.referral")
+        )
+
+    # Customer based ------------------------------------------------------
+    def _customer_rows(self, num, den, where):
+        return SQL(
+            """
+            SELECT b.month, b.company_id, %(dims)s,
+                   (%(num)s)::numeric AS num, (%(den)s)::numeric AS den,
+                   'res.partner' AS res_model, b.customer_id AS res_id
+              FROM kpi_tmp_basis b
+              JOIN kpi_tmp_customer c
+                ON c.company_id = b.company_id AND c.customer_id = b.customer_id
+             WHERE %(where)s
+            """,
+            dims=_dims("c", CUSTOMER_DIMS),
+            num=num,
+            den=den,
+            where=where,
+        )
+
+    def _q_retention_rate(self):
+        return self._customer_rows(
+            SQL("(NOT b.churned)::int"), SQL("1"), SQL("b.active_start")
+        )
+
+    def _q_churn_rate(self):
+        return self._customer_rows(
+            SQL("b.churned::int"), SQL("1"), SQL("b.active_start")
+        )
+
+    def _q_new_customers(self):
+        return self._customer_rows(SQL("1"), SQL("0"), SQL("b.is_new"))
+
+    def _q_repeat_customers(self):
+        return self._customer_rows(
+            SQL("(b.deals_to_date >= 2)::int"), SQL("1"), SQL("b.active_end")
+        )
+
+    def _q_clv(self):
+        return SQL(
+            """
+            SELECT q.month, q.company_id, %(dims)s,
+                   q.num * ls.lifespan * co.margin / 100.0 AS num, q.den,
+                   q.res_model, q.res_id
+              FROM (%(rows)s) q
+              JOIN kpi_tmp_lifespan ls
+                ON ls.company_id = q.company_id AND ls.month = q.month
+              JOIN kpi_tmp_company co ON co.id = q.company_id
+            """,
+            dims=_dims("q"),
+            rows=self._customer_rows(
+                SQL("b.revenue_12m"), SQL("1"), SQL("b.active_end")
+            ),
+        )
+
+    def _q_cross_sell_rate(self):
+        return self._customer_rows(
+            SQL("b.has_upsell::int"),
+            SQL("b.active_end::int"),
+            SQL("b.active_end OR b.has_upsell"),
+        )
+
+    def _q_data_completeness(self):
+        return self._customer_rows(
+            SQL("c.complete::int"), SQL("1"), SQL("b.active_end")
+        )
+
+    # Feedback ------------------------------------------------------------
+    def _feedback_rows(self, kind, num):
+        return SQL(
+            """
+            SELECT date_trunc('month', f.date)::date AS month, co.id AS company_id,
+                   %(dims)s, (%(num)s)::numeric AS num, 1::numeric AS den,
+                   'crm.kpi.feedback' AS res_model, f.id AS res_id
+              FROM (SELECT fb.*, cp.kpi_segment_id AS segment_id
+                      FROM crm_kpi_feedback fb
+                      LEFT JOIN res_partner cp
+                        ON cp.id = fb.commercial_partner_id) f
+              JOIN kpi_tmp_company co ON co.id = f.company_id
+             WHERE f.kind = %(kind)s
+            """,
+            dims=_dims("f", FEEDBACK_DIMS),
+            num=num,
+            kind=kind,
+        )
+
+    def _q_nps(self):
+        return self._feedback_rows(
+            "nps",
+            SQL("CASE WHEN f.score >= 9 THEN 1 WHEN f.score <= 6 THEN -1 ELSE 0 END"),
+        )
+
+    def _q_ces(self):
+        return self._feedback_rows("ces", SQL("f.score"))
+
+    # Costs ---------------------------------------------------------------
+    def _cost_rows(self, categories, num, den):
+        return SQL(
+            """
+            SELECT date_trunc('month', k.date)::date AS month, k.company_id,
+                   %(dims)s, (%(num)s)::numeric AS num, (%(den)s)::numeric AS den,
+                   'crm.kpi.cost' AS res_model, k.id AS res_id
+              FROM crm_kpi_cost k
+              JOIN kpi_tmp_company co ON co.id = k.company_id
+             WHERE k.category IN %(categories)s
+            """,
+            dims=_dims("k", COST_DIMS),
+            num=num,
+            den=den,
+            categories=tuple(categories),
+        )
+
+    def _q_cac(self):
+        return SQL(
+            "%s UNION ALL %s",
+            self._cost_rows(("marketing", "sales"), SQL("k.amount"), SQL("0")),
+            self._customer_rows(SQL("0"), SQL("1"), SQL("b.is_new")),
+        )
+
+    def _q_retention_cost(self):
+        return SQL(
+            "%s UNION ALL %s",
+            self._cost_rows(("retention",), SQL("k.amount"), SQL("0")),
+            self._customer_rows(SQL("0"), SQL("1"), SQL("b.active_start")),
+        )
+
+    def _q_marketing_roi(self):
+        return SQL(
+            "%s UNION ALL %s",
+            self._lead_rows(
+                SQL("l.closed_month"),
+                SQL("l.revenue"),
+                SQL("0"),
+                SQL("%s AND l.campaign_id IS NOT NULL", self._won()),
+            ),
+            self._cost_rows(("marketing",), SQL("-k.amount"), SQL("k.amount")),
+        )
+
+    def _q_traffic_to_lead(self):
+        return SQL(
+            "%s UNION ALL %s",
+            self._lead_rows(SQL("l.create_month"), SQL("1"), SQL("0"), SQL("TRUE")),
+            self._cost_rows(("visitors",), SQL("0"), SQL("k.amount")),
+        )
+
+    # Adoption ------------------------------------------------------------
+    def _q_logins_per_user(self):
+        return SQL(
+            """
+            SELECT g.month, g.company_id, %(dims)s,
+                   g.logins AS num, 1::numeric AS den,
+                   'res.users' AS res_model, g.user_id AS res_id
+              FROM (SELECT date_trunc('month', lg.day)::date AS month,
+                           lg.company_id, lg.user_id,
+                           SUM(lg.count)::numeric AS logins
+                      FROM crm_kpi_user_login lg
+                      JOIN kpi_tmp_company co ON co.id = lg.company_id
+                      JOIN res_users u ON u.id = lg.user_id AND NOT u.share
+                     GROUP BY 1, 2, 3) g
+            """,
+            dims=_dims("g", ("user_id",)),
+        )
+
+    def _q_records_created(self):
+        partner_created = self._local(SQL("p.create_date"))
+        return SQL(
+            """
+            %(leads)s
+            UNION ALL
+            SELECT date_trunc('month', %(created)s)::date AS month, co.id,
+                   pu.sale_team_id, p.user_id, cp.kpi_segment_id, NULL::int, NULL::int,
+                   NULL::int, 1::numeric, 0::numeric, 'res.partner', p.id
+              FROM res_partner p
+              LEFT JOIN res_users u ON u.id = p.create_uid
+              LEFT JOIN res_users pu ON pu.id = p.user_id
+              LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
+              JOIN kpi_tmp_company co
+                ON co.id = COALESCE(p.company_id, u.company_id, %(main)s)
+             WHERE p.create_date IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM res_users ru
+                                WHERE ru.partner_id = p.id)
+               AND NOT EXISTS (SELECT 1 FROM res_company rc
+                                WHERE rc.partner_id = p.id)
+            """,
+            leads=self._lead_rows(
+                SQL("l.create_month"), SQL("1"), SQL("0"), SQL("TRUE")
+            ),
+            created=partner_created,
+            main=self.main_company_id,
+        )

@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""Developer entry point for crm_strategic_kpi: demo server, test run, benchmark.
+
+It finds Odoo 19.0 (importable in this Python, or the checkout named by
+``ODOO_PATH``), finds a PostgreSQL server (the usual PG* settings) or starts a
+private cluster under ``.run/pg``, and drives Odoo's own command line.
+It never downloads or installs Odoo.
+"""
+
+import argparse
+import contextlib
+import getpass
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / ".run"
+PGDATA = RUN / "pg" / "data"
+PGSOCK = RUN / "pg" / "socket"
+PGLOG = RUN / "pg" / "postgres.log"
+PGPORT_FILE = RUN / "pg" / "port"
+PRIVATE_ROLE = "odoo"
+UNPRIVILEGED_OS_USER = "nobody"
+OUR_ADDONS = ["crm_strategic_kpi"]
+OPTIONAL_ADDONS = {"crm_strategic_kpi_helpdesk": "helpdesk_mgmt"}
+DEMO_DB = "kpi_demo"
+
+
+class SetupError(Exception):
+    """A missing prerequisite, reported to the user without a traceback."""
+
+
+def say(msg):
+    print(f"[kpi] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- Odoo detection
+def odoo_command():
+    """Return the argv prefix that runs Odoo 19.0's command line."""
+    probe = (
+        "import odoo.release as r, sys; "
+        "sys.exit(0 if tuple(r.version_info[:2]) == (19, 0) else 3)"
+    )
+    odoo_path = os.environ.get("ODOO_PATH")
+    if odoo_path:
+        bin_ = Path(odoo_path) / "odoo-bin"
+        if not bin_.is_file():
+            raise SetupError(
+                f"ODOO_PATH={odoo_path} is not an Odoo source checkout "
+                "(no odoo-bin there). Point ODOO_PATH at a checkout of the 19.0 "
+                "branch of github.com/odoo/odoo, or unset it to use the Odoo "
+                "installed in this Python."
+            )
+        env = dict(os.environ, PYTHONPATH=odoo_path)
+        rc = subprocess.call([sys.executable, "-c", probe], env=env, cwd="/")
+        if rc != 0:
+            raise SetupError(f"ODOO_PATH={odoo_path} does not hold Odoo 19.0.")
+        return [sys.executable, str(bin_)]
+    rc = subprocess.call(
+        [sys.executable, "-c", probe],
+        cwd="/",
+        stderr=subprocess.DEVNULL,
+    )
+    if rc == 3:
+        raise SetupError(
+            f"The Odoo importable in {sys.executable} is not version 19.0. "
+            "Install an Odoo 19.0 checkout instead, or set ODOO_PATH."
+        )
+    if rc != 0:
+        raise SetupError(
+            f"Odoo 19.0 is not importable in {sys.executable} and ODOO_PATH is "
+            "not set.\nProvide one of them:\n"
+            "  * a checkout of the 19.0 branch of github.com/odoo/odoo, with its "
+            "requirements installed\n"
+            "    (pip install -r requirements.txt, which needs Debian's libpq-dev, "
+            "libldap2-dev and libsasl2-dev)\n"
+            "    and the checkout installed in editable mode:\n"
+            "    pip install --config-settings editable_mode=compat -e "
+            "/path/to/odoo\n"
+            "  * or ODOO_PATH=/path/to/odoo pointing at such a checkout."
+        )
+    return [sys.executable, "-m", "odoo"]
+
+
+# ---------------------------------------------------------------- PostgreSQL
+def _pg_bin(name):
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}")):
+        return str(candidate)
+    raise SetupError(
+        f"PostgreSQL's {name} was not found. Install PostgreSQL >= 13 "
+        "(Debian: apt-get install postgresql) or point PGHOST/PGPORT/PGUSER at a "
+        "running server."
+    )
+
+
+def _server_answers(params):
+    import psycopg2  # noqa: PLC0415  (Odoo's dependency, present once Odoo is)
+
+    try:
+        conn = psycopg2.connect(dbname="postgres", connect_timeout=3, **params)
+    except psycopg2.Error:
+        return False
+    conn.close()
+    return True
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_pg_owner(cmd):
+    """Run a PostgreSQL server command as an unprivileged user when we are root."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", UNPRIVILEGED_OS_USER, "--", *cmd]
+    return cmd
+
+
+def _private_params():
+    return {
+        "host": "127.0.0.1",
+        "port": int(PGPORT_FILE.read_text()),
+        "user": PRIVATE_ROLE,
+    }
+
+
+def private_cluster_running():
+    return (PGDATA / "postmaster.pid").exists() and PGPORT_FILE.exists()
+
+
+def start_private_cluster():
+    """Start (creating it on first use) the project's own cluster under .run/pg."""
+    pg_ctl = _pg_bin("pg_ctl")
+    if not (PGDATA / "PG_VERSION").exists():
+        initdb = _pg_bin("initdb")
+        PGDATA.mkdir(parents=True, exist_ok=True)
+        PGSOCK.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam(UNPRIVILEGED_OS_USER)
+            for path in (RUN, RUN / "pg", PGDATA, PGSOCK):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        say(f"creating a private PostgreSQL cluster in {PGDATA}")
+        subprocess.run(
+            _as_pg_owner(
+                [
+                    initdb,
+                    "-D",
+                    str(PGDATA),
+                    "-U",
+                    PRIVATE_ROLE,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    if private_cluster_running():
+        params = _private_params()
+        if _server_answers(params):
+            return params
+        # A stale pid file after a crash: pg_ctl start handles it.
+    port = _free_port()
+    PGPORT_FILE.write_text(str(port))
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} "
+        f"-c unix_socket_directories={PGSOCK} -c fsync=off "
+        "-c max_connections=100"
+    )
+    if os.geteuid() == 0:
+        owner = pwd.getpwnam(UNPRIVILEGED_OS_USER)
+        PGLOG.touch()
+        os.chown(PGLOG, owner.pw_uid, owner.pw_gid)
+    subprocess.run(
+        _as_pg_owner(
+            [pg_ctl, "-D", str(PGDATA), "-l", str(PGLOG), "-o", opts, "-w", "start"]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    say(f"private PostgreSQL cluster listening on 127.0.0.1:{port}")
+    return _private_params()
+
+
+def stop_private_cluster():
+    if not (PGDATA / "postmaster.pid").exists():
+        return
+    subprocess.run(
+        _as_pg_owner([_pg_bin("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "stop"]),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    say("private PostgreSQL cluster stopped")
+
+
+def ensure_postgres():
+    """Return (connection params, started_here)."""
+    if private_cluster_running():
+        params = _private_params()
+        if _server_answers(params):
+            return params, False
+    params = {}
+    for var, key in (
+        ("PGHOST", "host"),
+        ("PGPORT", "port"),
+        ("PGUSER", "user"),
+        ("PGPASSWORD", "password"),
+    ):
+        if os.environ.get(var):
+            params[key] = os.environ[var]
+    if (params.get("user") or getpass.getuser()) != "postgres" and _server_answers(
+        params
+    ):
+        say("using the PostgreSQL server given by the PG* settings")
+        return params, False
+    return start_private_cluster(), True
+
+
+def db_args(params):
+    args = []
+    if params.get("host"):
+        args += ["--db_host", str(params["host"])]
+    if params.get("port"):
+        args += ["--db_port", str(params["port"])]
+    if params.get("user"):
+        args += ["--db_user", str(params["user"])]
+    if params.get("password"):
+        args += ["--db_password", str(params["password"])]
+    return args
+
+
+def drop_database(params, name):
+    import psycopg2  # noqa: PLC0415
+
+    conn = psycopg2.connect(dbname="postgres", **params)
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def database_has_module(params, name, module):
+    import psycopg2  # noqa: PLC0415
+
+    try:
+        conn = psycopg2.connect(dbname=name, **params)
+    except psycopg2.Error:
+        return False
+    try:
+        with conn.cursor() as cr:
+            cr.execute(
+                "SELECT 1 FROM ir_module_module WHERE name=%s AND state='installed'",
+                (module,),
+            )
+            return bool(cr.fetchone())
+    except psycopg2.Error:
+        return False
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- addons
+def addons_path():
+    """Odoo's own addons plus this repository (pip-installed OCA addons are found
+    through the odoo.addons namespace)."""
+    paths = [str(ROOT)]
+    odoo_path = os.environ.get("ODOO_PATH")
+    if odoo_path:
+        paths.append(str(Path(odoo_path) / "addons"))
+    else:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import odoo, os; print(os.path.join(os.path.dirname("
+                "list(odoo.__path__)[0]), 'addons'))",
+            ],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            check=True,
+        )
+        candidate = Path(out.stdout.strip())
+        if candidate.is_dir():
+            paths.append(str(candidate))
+    return ",".join(paths)
+
+
+def optional_addon_available(dependency):
+    rc = subprocess.call(
+        [sys.executable, "-c", f"import odoo.addons.{dependency}"],
+        cwd="/",
+        stderr=subprocess.DEVNULL,
+    )
+    return rc == 0
+
+
+def our_addons():
+    mods = list(OUR_ADDONS)
+    for addon, dependency in OPTIONAL_ADDONS.items():
+        if (ROOT / addon).is_dir() and optional_addon_available(dependency):
+            mods.append(addon)
+    return mods
+
+
+def manifest_depends(addon):
+    import ast  # noqa: PLC0415
+
+    manifest = ast.literal_eval((ROOT / addon / "__manifest__.py").read_text())
+    return [d for d in manifest.get("depends", []) if d not in OUR_ADDONS]
+
+
+# ---------------------------------------------------------------- commands
+def cmd_check(_args):
+    odoo_command()
+    say("Odoo 19.0 found")
+    return 0
+
+
+def _odoo(params, *extra, check=True, **kw):
+    cmd = [*odoo_command(), "--addons-path", addons_path(), *db_args(params), *extra]
+    return subprocess.run(cmd, check=check, **kw)
+
+
+def cmd_demo(args):
+    odoo_command()
+    params, started = ensure_postgres()
+    try:
+        if not database_has_module(params, DEMO_DB, "crm_strategic_kpi"):
+            say(f"creating database {DEMO_DB} with Odoo's demo data and the addon")
+            _odoo(
+                params,
+                "-d",
+                DEMO_DB,
+                "-i",
+                ",".join(our_addons()),
+                "--with-demo",
+                "--stop-after-init",
+                "--log-level=warn",
+            )
+            say(f"loading the sample dataset (size {args.size})")
+            _odoo(
+                params,
+                "kpi_populate",
+                "-d",
+                DEMO_DB,
+                "--size",
+                args.size,
+            )
+        else:
+            say(f"reusing database {DEMO_DB}; updating the addon")
+            _odoo(
+                params,
+                "-d",
+                DEMO_DB,
+                "-u",
+                ",".join(our_addons()),
+                "--stop-after-init",
+                "--log-level=warn",
+            )
+        say("Odoo is starting on http://127.0.0.1:8069  (login admin / admin)")
+        say("Ctrl-C stops Odoo" + (" and the private cluster" if started else ""))
+        proc = subprocess.Popen(
+            [
+                *odoo_command(),
+                "--addons-path",
+                addons_path(),
+                *db_args(params),
+                "-d",
+                DEMO_DB,
+                "--db-filter",
+                f"^{DEMO_DB}$",
+                "--http-interface",
+                "127.0.0.1",
+                "--http-port",
+                str(args.port),
+            ]
+        )
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(30)
+            if proc.poll() is None:
+                proc.kill()
+    finally:
+        if started:
+            stop_private_cluster()
+    return 0
+
+
+RESULT_RE = re.compile(
+    r"odoo\.tests\.result: (\d+) failed, (\d+) error\(s\) of (\d+) tests"
+)
+
+
+def _browser_ready():
+    missing = []
+    if not any(
+        shutil.which(b)
+        for b in ("chromium", "google-chrome", "chromium-browser", "google-chrome-stable")
+    ):
+        missing.append("Chromium (Debian: apt-get install chromium)")
+    if subprocess.call(
+        [sys.executable, "-c", "import websocket"], stderr=subprocess.DEVNULL
+    ):
+        missing.append("the websocket-client module (pip install -r requirements.txt)")
+    return missing
+
+
+def cmd_test(args):
+    odoo_command()
+    missing = _browser_ready()
+    if missing:
+        raise SetupError(
+            "Browser tests need " + " and ".join(missing) + "; they are part of "
+            "the suite and are not skipped."
+        )
+    params, started = ensure_postgres()
+    db = f"kpi_test_{os.getpid()}"
+    mods = our_addons()
+    deps = sorted({d for m in mods for d in manifest_depends(m)})
+    log = RUN / "test.log"
+    RUN.mkdir(exist_ok=True)
+    try:
+        drop_database(params, db)
+        say(f"installing dependencies {', '.join(deps)} into {db} (no tests)")
+        _odoo(params, "-d", db, "-i", ",".join(deps), "--stop-after-init",
+              "--log-level=warn")
+        tags = ",".join(f"/{m}" for m in mods)
+        if args.tags:
+            tags = args.tags
+        say(f"installing {', '.join(mods)} and running their tests ({tags})")
+        with log.open("w") as fh:
+            proc = subprocess.Popen(
+                [*odoo_command(), "--addons-path", addons_path(), *db_args(params),
+                 "-d", db, "-i", ",".join(mods), "--test-enable",
+                 "--test-tags", tags, "--stop-after-init", "--log-level=test",
+                 "--http-port", str(_free_port())],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )
+            for line in proc.stdout:
+                fh.write(line)
+                if args.verbose or re.search(
+                    r" (ERROR|CRITICAL|WARNING) |odoo\.tests\.(result|stats)|FAIL:|"
+                    r"Traceback|Starting ", line):
+                    sys.stdout.write(line)
+            rc = proc.wait()
+        text = log.read_text()
+        match = None
+        for match in RESULT_RE.finditer(text):
+            pass
+        ran = re.findall(r"Ran (\d+) tests?", text)
+        if match:
+            failed = int(match.group(1)) + int(match.group(2))
+            total = int(match.group(3))
+        elif ran:
+            total = sum(int(n) for n in ran)
+            failed = 0 if "FAILED" not in text else max(1, text.count("FAIL:"))
+        else:
+            total, failed = 0, 1
+        browser_issue = re.search(
+            r"Chrome executable not found|Failed to detect chrome devtools|"
+            r"Error during Chrome", text)
+        if browser_issue:
+            say(f"browser problem: {browser_issue.group(0)}")
+            failed = max(failed, 1)
+        errors = re.findall(r"^\S+ \S+ \d+ (?:ERROR|CRITICAL) .*$", text, re.M)
+        if errors and failed == 0:
+            say("errors were logged during the run:")
+            for err in errors[:20]:
+                print(err)
+            failed = len(errors)
+        if total == 0:
+            say("no test ran: that is a failure")
+            failed = max(failed, 1)
+        passed = max(total - failed, 0)
+        print(f"{passed} passed, {failed} failed", flush=True)
+        return 0 if failed == 0 and rc == 0 else 1
+    finally:
+        if not args.keep:
+            with contextlib.suppress(Exception):
+                drop_database(params, db)
+        if started:
+            stop_private_cluster()
+
+
+def cmd_bench(args):
+    odoo_command()
+    params, started = ensure_postgres()
+    db = args.database
+    try:
+        if not database_has_module(params, db, "crm_strategic_kpi"):
+            say(f"creating {db} and generating the {args.size} dataset")
+            _odoo(params, "-d", db, "-i", "crm_strategic_kpi",
+                  "--stop-after-init", "--log-level=warn")
+            _odoo(params, "kpi_populate", "-d", db, "--size", args.size)
+        _odoo(params, "kpi_bench", "-d", db)
+    finally:
+        if started:
+            stop_private_cluster()
+    return 0
+
+
+def cmd_pg(args):
+    if args.action == "start":
+        params, _started = ensure_postgres()
+        print(" ".join(db_args(params)))
+    else:
+        stop_private_cluster()
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="kpi")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="check that Odoo 19.0 is available")
+    p_demo = sub.add_parser("demo", help="start the demo Odoo")
+    p_demo.add_argument("--size", default="small",
+                        choices=["small", "medium", "large"])
+    p_demo.add_argument("--port", type=int, default=8069)
+    p_test = sub.add_parser("test", help="run every test on a throwaway database")
+    p_test.add_argument("--tags", help="Odoo --test-tags (default: our addons)")
+    p_test.add_argument("--keep", action="store_true", help="keep the database")
+    p_test.add_argument("-v", "--verbose", action="store_true")
+    p_bench = sub.add_parser("bench", help="benchmark on a generated dataset")
+    p_bench.add_argument("--size", default="large",
+                         choices=["small", "medium", "large"])
+    p_bench.add_argument("--database", default="kpi_bench")
+    p_pg = sub.add_parser("pg", help="start or stop the private cluster")
+    p_pg.add_argument("action", choices=["start", "stop"])
+    args = parser.parse_args(argv)
+    handler = {
+        "check": cmd_check,
+        "demo": cmd_demo,
+        "test": cmd_test,
+        "bench": cmd_bench,
+        "pg": cmd_pg,
+    }[args.command]
+    try:
+        return handler(args)
+    except SetupError as exc:
+        print(f"[kpi] cannot continue: {exc}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as exc:
+        print(f"[kpi] command failed ({exc.returncode}): {' '.join(exc.cmd)}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
