@@ -1,0 +1,2 @@
+from . import test_populate
+from . import test_kpi_engine
