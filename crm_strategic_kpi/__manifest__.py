@@ -9,7 +9,6 @@
     "maintainers": ["crm-strategic-kpi"],
     "license": "LGPL-3",
     "development_status": "Alpha",
-    "application": False,
     "depends": ["crm", "utm"],
     "external_dependencies": {"python": ["xlsxwriter"]},
     "data": [
@@ -28,5 +27,4 @@
         "views/res_config_settings_views.xml",
         "views/crm_strategic_kpi_menus.xml",
     ],
-    "installable": True,
 }

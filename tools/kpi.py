@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -411,10 +410,8 @@ RESULT_RE = re.compile(
 
 def _browser_ready():
     missing = []
-    if not any(
-        shutil.which(b)
-        for b in ("chromium", "google-chrome", "chromium-browser", "google-chrome-stable")
-    ):
+    browsers = ("chromium", "google-chrome", "chromium-browser", "google-chrome-stable")
+    if not any(shutil.which(b) for b in browsers):
         missing.append("Chromium (Debian: apt-get install chromium)")
     if subprocess.call(
         [sys.executable, "-c", "import websocket"], stderr=subprocess.DEVNULL
@@ -440,35 +437,58 @@ def cmd_test(args):
     try:
         drop_database(params, db)
         say(f"installing dependencies {', '.join(deps)} into {db} (no tests)")
-        _odoo(params, "-d", db, "-i", ",".join(deps), "--stop-after-init",
-              "--log-level=warn")
+        _odoo(
+            params,
+            "-d",
+            db,
+            "-i",
+            ",".join(deps),
+            "--stop-after-init",
+            "--log-level=warn",
+        )
         tags = ",".join(f"/{m}" for m in mods)
         if args.tags:
             tags = args.tags
         say(f"installing {', '.join(mods)} and running their tests ({tags})")
         with log.open("w") as fh:
             proc = subprocess.Popen(
-                [*odoo_command(), "--addons-path", addons_path(), *db_args(params),
-                 "-d", db, "-i", ",".join(mods), "--test-enable",
-                 "--test-tags", tags, "--stop-after-init", "--log-level=test",
-                 "--http-port", str(_free_port())],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                [
+                    *odoo_command(),
+                    "--addons-path",
+                    addons_path(),
+                    *db_args(params),
+                    "-d",
+                    db,
+                    "-i",
+                    ",".join(mods),
+                    "--test-enable",
+                    "--test-tags",
+                    tags,
+                    "--stop-after-init",
+                    "--log-level=test",
+                    "--http-port",
+                    str(_free_port()),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
             )
             for line in proc.stdout:
                 fh.write(line)
                 if args.verbose or re.search(
                     r" (ERROR|CRITICAL|WARNING) |odoo\.tests\.(result|stats)|FAIL:|"
-                    r"Traceback|Starting ", line):
+                    r"Traceback|Starting ",
+                    line,
+                ):
                     sys.stdout.write(line)
             rc = proc.wait()
         text = log.read_text()
-        match = None
-        for match in RESULT_RE.finditer(text):
-            pass
+        results = RESULT_RE.findall(text)
+        match = results[-1] if results else None
         ran = re.findall(r"Ran (\d+) tests?", text)
         if match:
-            failed = int(match.group(1)) + int(match.group(2))
-            total = int(match.group(3))
+            failed = int(match[0]) + int(match[1])
+            total = int(match[2])
         elif ran:
             total = sum(int(n) for n in ran)
             failed = 0 if "FAILED" not in text else max(1, text.count("FAIL:"))
@@ -476,7 +496,9 @@ def cmd_test(args):
             total, failed = 0, 1
         browser_issue = re.search(
             r"Chrome executable not found|Failed to detect chrome devtools|"
-            r"Error during Chrome", text)
+            r"Error during Chrome",
+            text,
+        )
         if browser_issue:
             say(f"browser problem: {browser_issue.group(0)}")
             failed = max(failed, 1)
@@ -507,8 +529,15 @@ def cmd_bench(args):
     try:
         if not database_has_module(params, db, "crm_strategic_kpi"):
             say(f"creating {db} and generating the {args.size} dataset")
-            _odoo(params, "-d", db, "-i", "crm_strategic_kpi",
-                  "--stop-after-init", "--log-level=warn")
+            _odoo(
+                params,
+                "-d",
+                db,
+                "-i",
+                "crm_strategic_kpi",
+                "--stop-after-init",
+                "--log-level=warn",
+            )
             _odoo(params, "kpi_populate", "-d", db, "--size", args.size)
         _odoo(params, "kpi_bench", "-d", db)
     finally:
@@ -531,16 +560,16 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="check that Odoo 19.0 is available")
     p_demo = sub.add_parser("demo", help="start the demo Odoo")
-    p_demo.add_argument("--size", default="small",
-                        choices=["small", "medium", "large"])
+    p_demo.add_argument("--size", default="small", choices=["small", "medium", "large"])
     p_demo.add_argument("--port", type=int, default=8069)
     p_test = sub.add_parser("test", help="run every test on a throwaway database")
     p_test.add_argument("--tags", help="Odoo --test-tags (default: our addons)")
     p_test.add_argument("--keep", action="store_true", help="keep the database")
     p_test.add_argument("-v", "--verbose", action="store_true")
     p_bench = sub.add_parser("bench", help="benchmark on a generated dataset")
-    p_bench.add_argument("--size", default="large",
-                         choices=["small", "medium", "large"])
+    p_bench.add_argument(
+        "--size", default="large", choices=["small", "medium", "large"]
+    )
     p_bench.add_argument("--database", default="kpi_bench")
     p_pg = sub.add_parser("pg", help="start or stop the private cluster")
     p_pg.add_argument("action", choices=["start", "stop"])
@@ -558,8 +587,10 @@ def main(argv=None):
         print(f"[kpi] cannot continue: {exc}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
-        print(f"[kpi] command failed ({exc.returncode}): {' '.join(exc.cmd)}",
-              file=sys.stderr)
+        print(
+            f"[kpi] command failed ({exc.returncode}): {' '.join(exc.cmd)}",
+            file=sys.stderr,
+        )
         return 1
 
 

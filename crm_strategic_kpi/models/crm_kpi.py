@@ -35,8 +35,11 @@ class CrmKpi(models.Model):
     category = fields.Selection(selection=CATEGORIES, required=True)
     unit = fields.Selection(selection=UNITS, required=True)
     better = fields.Selection(
-        selection=[("higher", "Higher is better"), ("lower", "Lower is better"),
-                   ("none", "Neutral")],
+        selection=[
+            ("higher", "Higher is better"),
+            ("lower", "Lower is better"),
+            ("none", "Neutral"),
+        ],
         required=True,
         default="higher",
     )

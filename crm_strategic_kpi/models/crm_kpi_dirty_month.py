@@ -16,8 +16,9 @@ class CrmKpiDirtyMonth(models.Model):
     _description = "KPI Recompute Queue"
     _log_access = False
 
-    company_id = fields.Many2one(comodel_name="res.company", required=True,
-                                 ondelete="cascade")
+    company_id = fields.Many2one(
+        comodel_name="res.company", required=True, ondelete="cascade"
+    )
     day = fields.Date(required=True)
 
     _company_day_unique = models.Constraint(

@@ -34,8 +34,7 @@ class CrmKpiFeedback(models.Model):
     comment = fields.Text()
     date = fields.Date(required=True, default=fields.Date.context_today, index=True)
     # Who said it
-    partner_id = fields.Many2one(comodel_name="res.partner", required=True,
-                                 index=True)
+    partner_id = fields.Many2one(comodel_name="res.partner", required=True, index=True)
     commercial_partner_id = fields.Many2one(
         related="partner_id.commercial_partner_id", store=True, index=True
     )
@@ -52,8 +51,9 @@ class CrmKpiFeedback(models.Model):
         default="manual",
     )
     res_model = fields.Char(string="Origin Model", readonly=True)
-    res_id = fields.Many2oneReference(string="Origin Record", model_field="res_model",
-                                      readonly=True)
+    res_id = fields.Many2oneReference(
+        string="Origin Record", model_field="res_model", readonly=True
+    )
     company_id = fields.Many2one(
         comodel_name="res.company",
         required=True,

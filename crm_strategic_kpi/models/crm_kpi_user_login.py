@@ -13,10 +13,12 @@ class CrmKpiUserLogin(models.Model):
     _log_access = False
     _order = "day desc"
 
-    user_id = fields.Many2one(comodel_name="res.users", required=True,
-                              ondelete="cascade", index=True)
-    company_id = fields.Many2one(comodel_name="res.company", required=True,
-                                 ondelete="cascade")
+    user_id = fields.Many2one(
+        comodel_name="res.users", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(
+        comodel_name="res.company", required=True, ondelete="cascade"
+    )
     day = fields.Date(required=True)
     count = fields.Integer(required=True, default=1)
 

@@ -4,10 +4,23 @@ from odoo.tools import SQL
 # Fields of crm.lead the KPI engine reads: writing one of them queues the
 # lead's months for the next incremental recompute.
 KPI_LEAD_FIELDS = {
-    "active", "campaign_id", "company_id", "date_closed", "date_conversion",
-    "expected_revenue", "kpi_deal_type", "kpi_referrer_id", "medium_id",
-    "partner_id", "probability", "source_id", "stage_id", "team_id", "type",
-    "user_id", "won_status",
+    "active",
+    "campaign_id",
+    "company_id",
+    "date_closed",
+    "date_conversion",
+    "expected_revenue",
+    "kpi_deal_type",
+    "kpi_referrer_id",
+    "medium_id",
+    "partner_id",
+    "probability",
+    "source_id",
+    "stage_id",
+    "team_id",
+    "type",
+    "user_id",
+    "won_status",
 }
 
 

@@ -167,9 +167,7 @@ class KpiEngine:
                 main=self.main_company_id,
             )
         )
-        self.cr.execute(
-            "CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead"
-        )
+        self.cr.execute("CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead")
 
     def _prepare_messages(self):
         """Done activities per deal (messages that carry an activity type)."""

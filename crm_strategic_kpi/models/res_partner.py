@@ -2,8 +2,15 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 KPI_PARTNER_FIELDS = {
-    "kpi_segment_id", "user_id", "email", "phone", "country_id",
-    "parent_id", "is_company", "company_id", "active",
+    "kpi_segment_id",
+    "user_id",
+    "email",
+    "phone",
+    "country_id",
+    "parent_id",
+    "is_company",
+    "company_id",
+    "active",
 }
 
 

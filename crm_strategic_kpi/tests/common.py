@@ -57,62 +57,142 @@ class KpiCommon(BaseCommon):
 
         Partner = cls.env["res.partner"]
         de = cls.env.ref("base.de")
-        cls.cust_a = Partner.create({
-            "name": "A GmbH", "is_company": True, "user_id": cls.user1.id,
-            "kpi_segment_id": cls.seg1.id, "email": "a@example.com",
-            "phone": "+49 1", "country_id": de.id,
-        })
-        cls.contact_a1 = Partner.create({
-            "name": "Anna A", "parent_id": cls.cust_a.id, "email": "anna@example.com",
-        })
-        cls.cust_b = Partner.create({
-            "name": "B AG", "is_company": True, "user_id": cls.user2.id,
-            "kpi_segment_id": cls.seg2.id, "email": "b@example.com",
-            "country_id": de.id,
-        })
-        cls.cust_c = Partner.create({
-            "name": "C KG", "is_company": True, "user_id": cls.user1.id,
-            "kpi_segment_id": cls.seg1.id, "email": "c@example.com",
-            "phone": "+49 3", "country_id": de.id,
-        })
+        cls.cust_a = Partner.create(
+            {
+                "name": "A GmbH",
+                "is_company": True,
+                "user_id": cls.user1.id,
+                "kpi_segment_id": cls.seg1.id,
+                "email": "a@example.com",
+                "phone": "+49 1",
+                "country_id": de.id,
+            }
+        )
+        cls.contact_a1 = Partner.create(
+            {
+                "name": "Anna A",
+                "parent_id": cls.cust_a.id,
+                "email": "anna@example.com",
+            }
+        )
+        cls.cust_b = Partner.create(
+            {
+                "name": "B AG",
+                "is_company": True,
+                "user_id": cls.user2.id,
+                "kpi_segment_id": cls.seg2.id,
+                "email": "b@example.com",
+                "country_id": de.id,
+            }
+        )
+        cls.cust_c = Partner.create(
+            {
+                "name": "C KG",
+                "is_company": True,
+                "user_id": cls.user1.id,
+                "kpi_segment_id": cls.seg1.id,
+                "email": "c@example.com",
+                "phone": "+49 3",
+                "country_id": de.id,
+            }
+        )
         cls.cust_d = Partner.create({"name": "D e.K.", "is_company": True})
         cls.partners = cls.cust_a | cls.contact_a1 | cls.cust_b | cls.cust_c
         cls.partners |= cls.cust_d
         cls._sql_dates("res_partner", cls.partners, create_date=datetime(2024, 1, 1))
 
         cls.won_stage = cls.env["crm.stage"].search([("is_won", "=", True)], limit=1)
-        cls.l0 = cls._deal("L0", cls.cust_a, cls.team1, cls.user1,
-                           datetime(2024, 12, 15, 12), won=datetime(2025, 1, 15, 12),
-                           revenue=400)
-        cls.l1 = cls._deal("L1", cls.contact_a1, cls.team1, cls.user1,
-                           datetime(2025, 12, 10, 12), won=datetime(2026, 1, 15, 12),
-                           revenue=1000, campaign_id=cls.campaign.id)
-        cls.l2 = cls._deal("L2", cls.cust_b, cls.team2, cls.user2,
-                           datetime(2026, 1, 5, 12), won=datetime(2026, 1, 20, 12),
-                           revenue=2000)
-        cls.l3 = cls._deal("L3", cls.cust_a, cls.team1, cls.user1,
-                           datetime(2026, 1, 20, 12), won=datetime(2026, 2, 10, 12),
-                           revenue=500)
-        cls.l4 = cls._deal("L4", cls.cust_c, cls.team1, cls.user1,
-                           datetime(2026, 2, 1, 12), lost=datetime(2026, 2, 25, 12),
-                           conversion=datetime(2026, 2, 2, 12))
-        cls.l5 = cls._deal("L5", cls.cust_c, cls.team1, cls.user1,
-                           datetime(2026, 2, 3, 12), won=datetime(2026, 3, 5, 12),
-                           revenue=3000, kpi_deal_type="renewal")
-        cls.l6 = cls._deal("L6", cls.cust_b, cls.team2, cls.user2,
-                           datetime(2026, 3, 1, 12), lost=datetime(2026, 3, 20, 12),
-                           kpi_deal_type="renewal", source_id=cls.referral_source.id)
-        cls.l7 = cls._deal("L7", False, cls.team2, cls.user2,
-                           datetime(2026, 3, 10, 12), type="lead",
-                           kpi_referrer_id=cls.cust_a.id)
+        cls.l0 = cls._deal(
+            "L0",
+            cls.cust_a,
+            cls.team1,
+            cls.user1,
+            datetime(2024, 12, 15, 12),
+            won=datetime(2025, 1, 15, 12),
+            revenue=400,
+        )
+        cls.l1 = cls._deal(
+            "L1",
+            cls.contact_a1,
+            cls.team1,
+            cls.user1,
+            datetime(2025, 12, 10, 12),
+            won=datetime(2026, 1, 15, 12),
+            revenue=1000,
+            campaign_id=cls.campaign.id,
+        )
+        cls.l2 = cls._deal(
+            "L2",
+            cls.cust_b,
+            cls.team2,
+            cls.user2,
+            datetime(2026, 1, 5, 12),
+            won=datetime(2026, 1, 20, 12),
+            revenue=2000,
+        )
+        cls.l3 = cls._deal(
+            "L3",
+            cls.cust_a,
+            cls.team1,
+            cls.user1,
+            datetime(2026, 1, 20, 12),
+            won=datetime(2026, 2, 10, 12),
+            revenue=500,
+        )
+        cls.l4 = cls._deal(
+            "L4",
+            cls.cust_c,
+            cls.team1,
+            cls.user1,
+            datetime(2026, 2, 1, 12),
+            lost=datetime(2026, 2, 25, 12),
+            conversion=datetime(2026, 2, 2, 12),
+        )
+        cls.l5 = cls._deal(
+            "L5",
+            cls.cust_c,
+            cls.team1,
+            cls.user1,
+            datetime(2026, 2, 3, 12),
+            won=datetime(2026, 3, 5, 12),
+            revenue=3000,
+            kpi_deal_type="renewal",
+        )
+        cls.l6 = cls._deal(
+            "L6",
+            cls.cust_b,
+            cls.team2,
+            cls.user2,
+            datetime(2026, 3, 1, 12),
+            lost=datetime(2026, 3, 20, 12),
+            kpi_deal_type="renewal",
+            source_id=cls.referral_source.id,
+        )
+        cls.l7 = cls._deal(
+            "L7",
+            False,
+            cls.team2,
+            cls.user2,
+            datetime(2026, 3, 10, 12),
+            type="lead",
+            kpi_referrer_id=cls.cust_a.id,
+        )
         cls.l8 = cls._deal("L8", cls.cust_d, False, False, datetime(2026, 1, 10, 12))
 
         call = cls.env.ref("mail.mail_activity_data_call")
         for lead, count in ((cls.l1, 2), (cls.l2, 1), (cls.l4, 3)):
-            cls.env["mail.message"].create([{
-                "model": "crm.lead", "res_id": lead.id, "message_type": "notification",
-                "mail_activity_type_id": call.id, "body": "Call done",
-            } for _i in range(count)])
+            cls.env["mail.message"].create(
+                [
+                    {
+                        "model": "crm.lead",
+                        "res_id": lead.id,
+                        "message_type": "notification",
+                        "mail_activity_type_id": call.id,
+                        "body": "Call done",
+                    }
+                    for _i in range(count)
+                ]
+            )
 
         Feedback = cls.env["crm.kpi.feedback"]
         for partner, kind, score, day in (
@@ -126,8 +206,9 @@ class KpiCommon(BaseCommon):
             (cls.cust_a, "ces", 2, date(2026, 2, 6)),
             (cls.cust_b, "ces", 5, date(2026, 2, 7)),
         ):
-            Feedback.create({"partner_id": partner.id, "kind": kind, "score": score,
-                             "date": day})
+            Feedback.create(
+                {"partner_id": partner.id, "kind": kind, "score": score, "date": day}
+            )
 
         Cost = cls.env["crm.kpi.cost"]
         for category, amount, day, extra in (
@@ -140,30 +221,59 @@ class KpiCommon(BaseCommon):
         ):
             Cost.create({"category": category, "amount": amount, "date": day, **extra})
 
-        cls.env["crm.kpi.user.login"].create([
-            {"user_id": cls.user1.id, "company_id": cls.company.id,
-             "day": date(2026, 1, 5), "count": 3},
-            {"user_id": cls.user1.id, "company_id": cls.company.id,
-             "day": date(2026, 1, 6), "count": 2},
-            {"user_id": cls.user2.id, "company_id": cls.company.id,
-             "day": date(2026, 1, 7), "count": 1},
-        ])
+        cls.env["crm.kpi.user.login"].create(
+            [
+                {
+                    "user_id": cls.user1.id,
+                    "company_id": cls.company.id,
+                    "day": date(2026, 1, 5),
+                    "count": 3,
+                },
+                {
+                    "user_id": cls.user1.id,
+                    "company_id": cls.company.id,
+                    "day": date(2026, 1, 6),
+                    "count": 2,
+                },
+                {
+                    "user_id": cls.user2.id,
+                    "company_id": cls.company.id,
+                    "day": date(2026, 1, 7),
+                    "count": 1,
+                },
+            ]
+        )
 
     @classmethod
     def _sql_dates(cls, table, records, **values):
         records.flush_recordset()
-        cls.env.cr.execute(SQL(
-            "UPDATE %s SET %s WHERE id IN %s",
-            SQL.identifier(table),
-            SQL(", ").join(SQL("%s = %s", SQL.identifier(k), v)
-                           for k, v in values.items()),
-            tuple(records.ids),
-        ))
+        cls.env.cr.execute(
+            SQL(
+                "UPDATE %s SET %s WHERE id IN %s",
+                SQL.identifier(table),
+                SQL(", ").join(
+                    SQL("%s = %s", SQL.identifier(k), v) for k, v in values.items()
+                ),
+                tuple(records.ids),
+            )
+        )
         records.invalidate_recordset()
 
     @classmethod
-    def _deal(cls, name, partner, team, user, created, won=None, lost=None,
-              revenue=0, conversion=None, company=None, **extra):
+    def _deal(
+        cls,
+        name,
+        partner,
+        team,
+        user,
+        created,
+        won=None,
+        lost=None,
+        revenue=0,
+        conversion=None,
+        company=None,
+        **extra,
+    ):
         """A deal with exactly these dates (Odoo stamps create_date and
         date_closed with the transaction time, so they are set in SQL)."""
         vals = {
@@ -182,8 +292,13 @@ class KpiCommon(BaseCommon):
             lead.action_set_won()
         if lost:
             lead.action_set_lost()
-        cls._sql_dates("crm_lead", lead, create_date=created,
-                       date_closed=won or lost, date_conversion=conversion)
+        cls._sql_dates(
+            "crm_lead",
+            lead,
+            create_date=created,
+            date_closed=won or lost,
+            date_conversion=conversion,
+        )
         return lead
 
     def recompute(self, **kwargs):
@@ -192,16 +307,21 @@ class KpiCommon(BaseCommon):
         return self.env["crm.kpi.value"].recompute(**kwargs)
 
     def facts(self, code, company=None, **dims):
-        domain = [("kpi_code", "=", code),
-                  ("company_id", "=", (company or self.company).id)]
+        domain = [
+            ("kpi_code", "=", code),
+            ("company_id", "=", (company or self.company).id),
+        ]
         domain += [(k, "=", v) for k, v in dims.items()]
         return self.env["crm.kpi.value"].search(domain)
 
     def month_value(self, code, month, company=None, groupby=(), **dims):
         """(numerator, denominator, value) of a KPI in one month, aggregated
         the way pivot views aggregate it."""
-        domain = [("kpi_code", "=", code), ("date", "=", month),
-                  ("company_id", "=", (company or self.company).id)]
+        domain = [
+            ("kpi_code", "=", code),
+            ("date", "=", month),
+            ("company_id", "=", (company or self.company).id),
+        ]
         domain += [(k, "=", v) for k, v in dims.items()]
         groups = self.env["crm.kpi.value"]._read_group(
             domain, list(groupby), ["numerator:sum", "denominator:sum", "value:sum"]
@@ -209,7 +329,7 @@ class KpiCommon(BaseCommon):
         if not groupby:
             num, den, value = groups[0] if groups else (0.0, 0.0, None)
             return num or 0.0, den or 0.0, value
-        return {g[: len(groupby)]: g[len(groupby):] for g in groups}
+        return {g[: len(groupby)]: g[len(groupby) :] for g in groups}
 
     def assertMonths(self, code, expected, company=None):
         """``expected``: {month (1..4 of 2026): (num, den, value)}; a month
@@ -218,7 +338,8 @@ class KpiCommon(BaseCommon):
             num, den, value = self.month_value(code, date(2026, month, 1), company)
             if month not in expected:
                 self.assertEqual(
-                    (num, den), (0.0, 0.0),
+                    (num, den),
+                    (0.0, 0.0),
                     f"{code} 2026-{month:02d} should have no figures",
                 )
                 continue

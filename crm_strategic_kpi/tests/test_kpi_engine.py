@@ -21,9 +21,7 @@ class TestKpiCatalogue(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.summary = cls.env["crm.kpi.value"].recompute(
-            date_from=JAN, date_to=APR
-        )
+        cls.summary = cls.env["crm.kpi.value"].recompute(date_from=JAN, date_to=APR)
 
     # Sales ---------------------------------------------------------------
     def test_lead_count(self):
@@ -33,21 +31,36 @@ class TestKpiCatalogue(KpiCommon):
     def test_conversion_rate(self):
         # Jan: L2, L3 won; L8 neither converted nor won -> 2/3
         # Feb: L4 converted (then lost), L5 won -> 2/2; Mar: L6, L7 -> 0/2
-        self.assertMonths("conversion_rate", {
-            1: (2, 3, 66.67), 2: (2, 2, 100), 3: (0, 2, 0),
-        })
+        self.assertMonths(
+            "conversion_rate",
+            {
+                1: (2, 3, 66.67),
+                2: (2, 2, 100),
+                3: (0, 2, 0),
+            },
+        )
 
     def test_close_rate(self):
         # Jan: L1, L2 won; Feb: L3 won, L4 lost; Mar: L5 won, L6 lost
-        self.assertMonths("close_rate", {
-            1: (2, 2, 100), 2: (1, 2, 50), 3: (1, 2, 50),
-        })
+        self.assertMonths(
+            "close_rate",
+            {
+                1: (2, 2, 100),
+                2: (1, 2, 50),
+                3: (1, 2, 50),
+            },
+        )
 
     def test_won_count_and_revenue(self):
         self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
-        self.assertMonths("won_revenue", {
-            1: (3000, 0, 3000), 2: (500, 0, 500), 3: (3000, 0, 3000),
-        })
+        self.assertMonths(
+            "won_revenue",
+            {
+                1: (3000, 0, 3000),
+                2: (500, 0, 500),
+                3: (3000, 0, 3000),
+            },
+        )
         self.assertEqual(self.facts("won_revenue")[:1].currency_id, self.eur)
 
     def test_new_revenue(self):
@@ -57,21 +70,37 @@ class TestKpiCatalogue(KpiCommon):
 
     def test_sales_cycle_days(self):
         # Jan: L1 36 days + L2 15 days over 2 deals; Feb: L3 21; Mar: L5 30
-        self.assertMonths("sales_cycle_days", {
-            1: (51, 2, 25.5), 2: (21, 1, 21), 3: (30, 1, 30),
-        })
+        self.assertMonths(
+            "sales_cycle_days",
+            {
+                1: (51, 2, 25.5),
+                2: (21, 1, 21),
+                3: (30, 1, 30),
+            },
+        )
 
     def test_open_deals(self):
         # end of Jan: L8, L3; end of Feb: L8, L5; end of Mar and Apr: L8
-        self.assertMonths("open_deals", {
-            1: (2, 0, 2), 2: (2, 0, 2), 3: (1, 0, 1), 4: (1, 0, 1),
-        })
+        self.assertMonths(
+            "open_deals",
+            {
+                1: (2, 0, 2),
+                2: (2, 0, 2),
+                3: (1, 0, 1),
+                4: (1, 0, 1),
+            },
+        )
 
     def test_activities_per_lead(self):
         # Jan closed L1 (2 calls), L2 (1); Feb L3 (0), L4 (3); Mar L5, L6 (0)
-        self.assertMonths("activities_per_lead", {
-            1: (3, 2, 1.5), 2: (3, 2, 1.5), 3: (0, 2, 0),
-        })
+        self.assertMonths(
+            "activities_per_lead",
+            {
+                1: (3, 2, 1.5),
+                2: (3, 2, 1.5),
+                3: (0, 2, 0),
+            },
+        )
 
     def test_renewal_rate(self):
         self.assertMonths("renewal_rate", {3: (1, 2, 50)})
@@ -85,12 +114,22 @@ class TestKpiCatalogue(KpiCommon):
     # 2026-01-15..04-11, B 2026-01-20..03-21, C 2026-03-05..05-04.
     # Active at the start of Feb: A B; Mar: A B; Apr: A C; May: C.
     def test_retention_and_churn(self):
-        self.assertMonths("retention_rate", {
-            2: (2, 2, 100), 3: (1, 2, 50), 4: (1, 2, 50),
-        })
-        self.assertMonths("churn_rate", {
-            2: (0, 2, 0), 3: (1, 2, 50), 4: (1, 2, 50),
-        })
+        self.assertMonths(
+            "retention_rate",
+            {
+                2: (2, 2, 100),
+                3: (1, 2, 50),
+                4: (1, 2, 50),
+            },
+        )
+        self.assertMonths(
+            "churn_rate",
+            {
+                2: (0, 2, 0),
+                3: (1, 2, 50),
+                4: (1, 2, 50),
+            },
+        )
 
     def test_new_customers(self):
         # A won first in 2025 (reactivated in Jan 2026, not new)
@@ -98,21 +137,39 @@ class TestKpiCatalogue(KpiCommon):
 
     def test_repeat_customers(self):
         # end of Jan: A (2 deals), B (1); Feb: A (3), B; Mar: A, C (1); Apr: C
-        self.assertMonths("repeat_customers", {
-            1: (1, 2, 50), 2: (1, 2, 50), 3: (1, 2, 50), 4: (0, 1, 0),
-        })
+        self.assertMonths(
+            "repeat_customers",
+            {
+                1: (1, 2, 50),
+                2: (1, 2, 50),
+                3: (1, 2, 50),
+                4: (0, 1, 0),
+            },
+        )
 
     def test_cross_sell_rate(self):
         # L1 and L3 are upsells (derived: A had won before), L5 a renewal
-        self.assertMonths("cross_sell_rate", {
-            1: (1, 2, 50), 2: (1, 2, 50), 3: (0, 2, 0), 4: (0, 1, 0),
-        })
+        self.assertMonths(
+            "cross_sell_rate",
+            {
+                1: (1, 2, 50),
+                2: (1, 2, 50),
+                3: (0, 2, 0),
+                4: (0, 1, 0),
+            },
+        )
 
     def test_data_completeness(self):
         # B has no phone; A and C are complete
-        self.assertMonths("data_completeness", {
-            1: (1, 2, 50), 2: (1, 2, 50), 3: (2, 2, 100), 4: (1, 1, 100),
-        })
+        self.assertMonths(
+            "data_completeness",
+            {
+                1: (1, 2, 50),
+                2: (1, 2, 50),
+                3: (2, 2, 100),
+                4: (1, 1, 100),
+            },
+        )
 
     def test_clv(self):
         # Churned: A in 2025-03, B in 2026-03, A in 2026-04. Lifespan is 1 year
@@ -122,51 +179,86 @@ class TestKpiCatalogue(KpiCommon):
         # Jan: (A 1000 + B 2000) x 1 x 50 % = 1500 over 2 customers
         # Feb: (A 1500 + B 2000) x 0.5 = 1750 / 2; Mar: (A 1500 + C 3000) x 0.5
         # Apr: C 3000 x 0.5 = 1500 / 1
-        self.assertMonths("clv", {
-            1: (1500, 2, 750), 2: (1750, 2, 875), 3: (2250, 2, 1125),
-            4: (1500, 1, 1500),
-        })
+        self.assertMonths(
+            "clv",
+            {
+                1: (1500, 2, 750),
+                2: (1750, 2, 875),
+                3: (2250, 2, 1125),
+                4: (1500, 1, 1500),
+            },
+        )
 
     # Satisfaction, marketing, adoption -------------------------------------
     def test_nps(self):
         # Jan 10 P, 5 D, 8 passive; Feb 9 P, 10 P, 7 passive; Mar 2 D
-        self.assertMonths("nps", {
-            1: (0, 3, 0), 2: (2, 3, 66.67), 3: (-1, 1, -100),
-        })
+        self.assertMonths(
+            "nps",
+            {
+                1: (0, 3, 0),
+                2: (2, 3, 66.67),
+                3: (-1, 1, -100),
+            },
+        )
 
     def test_ces(self):
         self.assertMonths("ces", {2: (7, 2, 3.5)})
 
     def test_cac(self):
         # Jan: 600 marketing + 300 sales for B; Feb: 200 and nobody new (empty)
-        self.assertMonths("cac", {
-            1: (900, 1, 900), 2: (200, 0, None), 3: (400, 1, 400),
-        })
+        self.assertMonths(
+            "cac",
+            {
+                1: (900, 1, 900),
+                2: (200, 0, None),
+                3: (400, 1, 400),
+            },
+        )
 
     def test_retention_cost(self):
-        self.assertMonths("retention_cost", {
-            2: (100, 2, 50), 3: (0, 2, 0), 4: (0, 2, 0),
-        })
+        self.assertMonths(
+            "retention_cost",
+            {
+                2: (100, 2, 50),
+                3: (0, 2, 0),
+                4: (0, 2, 0),
+            },
+        )
 
     def test_marketing_roi(self):
         # Jan: L1 (campaign C1) 1000 - 600 over 600
-        self.assertMonths("marketing_roi", {
-            1: (400, 600, 66.67), 2: (-200, 200, -100), 3: (-400, 400, -100),
-        })
+        self.assertMonths(
+            "marketing_roi",
+            {
+                1: (400, 600, 66.67),
+                2: (-200, 200, -100),
+                3: (-400, 400, -100),
+            },
+        )
 
     def test_traffic_to_lead(self):
         # 3 leads for 1000 visitors in Jan; no visitor figure in Feb, Mar
-        self.assertMonths("traffic_to_lead", {
-            1: (3, 1000, 0.3), 2: (2, 0, None), 3: (2, 0, None),
-        })
+        self.assertMonths(
+            "traffic_to_lead",
+            {
+                1: (3, 1000, 0.3),
+                2: (2, 0, None),
+                3: (2, 0, None),
+            },
+        )
         feb = self.facts("traffic_to_lead").filtered(lambda f: f.date == FEB)
         self.assertTrue(feb)
         self.assertFalse(any(feb.mapped("has_value")))
 
     def test_records_created(self):
-        self.assertMonths("records_created", {
-            1: (3, 0, 3), 2: (2, 0, 2), 3: (2, 0, 2),
-        })
+        self.assertMonths(
+            "records_created",
+            {
+                1: (3, 0, 3),
+                2: (2, 0, 2),
+                3: (2, 0, 2),
+            },
+        )
 
     def test_logins_per_user(self):
         self.assertMonths("logins_per_user", {1: (6, 2, 3)})
@@ -186,7 +278,8 @@ class TestKpiCatalogue(KpiCommon):
         # T2: Mar B lost (0/1).
         groups = self.env["crm.kpi.value"]._read_group(
             [("kpi_code", "=", "retention_rate"), ("date", "in", [MAR, APR])],
-            ["team_id"], ["numerator:sum", "denominator:sum", "value:sum"],
+            ["team_id"],
+            ["numerator:sum", "denominator:sum", "value:sum"],
         )
         by_team = {team: rest for team, *rest in groups}
         self.assertEqual(by_team[self.team1][:2], [2, 3])
@@ -207,7 +300,8 @@ class TestKpiCatalogue(KpiCommon):
         # the monthly scores (-11.1)
         [(num, den, value)] = self.env["crm.kpi.value"]._read_group(
             [("kpi_code", "=", "nps"), ("company_id", "=", self.company.id)],
-            [], ["numerator:sum", "denominator:sum", "value:sum"],
+            [],
+            ["numerator:sum", "denominator:sum", "value:sum"],
         )
         self.assertEqual((num, den), (1, 7))
         self.assertAlmostEqual(value, 14.2857, places=3)
@@ -230,16 +324,33 @@ class TestKpiCatalogue(KpiCommon):
 class TestKpiEdgeCases(KpiCommon):
     def test_month_boundary_in_company_timezone(self):
         # 23:30 UTC on 31 January is 00:30 on 1 February in Berlin
-        self._deal("late", self.cust_d, self.team1, self.user1,
-                   datetime(2026, 1, 20, 12), won=datetime(2026, 1, 31, 23, 30),
-                   revenue=10)
+        self._deal(
+            "late",
+            self.cust_d,
+            self.team1,
+            self.user1,
+            datetime(2026, 1, 20, 12),
+            won=datetime(2026, 1, 31, 23, 30),
+            revenue=10,
+        )
         self.recompute(kpi_codes=["won_count"])
         self.assertMonths("won_count", {1: (2, 0, 2), 2: (2, 0, 2), 3: (1, 0, 1)})
 
     def test_rerun_is_identical(self):
-        fields_ = ["kpi_code", "date", "company_id", "team_id", "user_id",
-                   "segment_id", "campaign_id", "source_id", "medium_id",
-                   "numerator", "denominator", "value"]
+        fields_ = [
+            "kpi_code",
+            "date",
+            "company_id",
+            "team_id",
+            "user_id",
+            "segment_id",
+            "campaign_id",
+            "source_id",
+            "medium_id",
+            "numerator",
+            "denominator",
+            "value",
+        ]
 
         def snapshot():
             rows = self.env["crm.kpi.value"].search([]).read(fields_)
@@ -265,8 +376,7 @@ class TestKpiEdgeCases(KpiCommon):
                 self.recompute(kpi_codes=["won_revenue"])
         finally:
             KpiEngine._q_won_revenue = original
-        self.assertEqual(self.facts("won_revenue").read(["date", "numerator"]),
-                         before)
+        self.assertEqual(self.facts("won_revenue").read(["date", "numerator"]), before)
 
     def test_deleted_lead_disappears_after_incremental_run(self):
         self.recompute()
@@ -287,27 +397,51 @@ class TestKpiEdgeCases(KpiCommon):
         queued = self.env["crm.kpi.dirty.month"].search([])
         self.assertEqual(queued.mapped("day"), [date(2026, 2, 15)])
         self.env["crm.kpi.value"]._run_incremental()
-        self.assertMonths("cac", {
-            1: (900, 1, 900), 2: (300, 0, None), 3: (400, 1, 400),
-        })
+        self.assertMonths(
+            "cac",
+            {
+                1: (900, 1, 900),
+                2: (300, 0, None),
+                3: (400, 1, 400),
+            },
+        )
         self.assertFalse(self.env["crm.kpi.dirty.month"].search([]))
 
     def test_facts_per_company(self):
         company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
         team3 = self.env["crm.team"].create({"name": "T3", "company_id": company2.id})
         cust_e = self.env["res.partner"].create({"name": "E SA", "is_company": True})
-        self._deal("E1", cust_e, team3, False, datetime(2026, 2, 1, 12),
-                   won=datetime(2026, 2, 15, 12), revenue=1000, company=company2)
+        self._deal(
+            "E1",
+            cust_e,
+            team3,
+            False,
+            datetime(2026, 2, 1, 12),
+            won=datetime(2026, 2, 15, 12),
+            revenue=1000,
+            company=company2,
+        )
         self.recompute()
         self.assertMonths("won_revenue", {2: (1000, 0, 1000)}, company=company2)
         # the main company's figures are untouched by company 2's deal
-        self.assertMonths("won_revenue", {
-            1: (3000, 0, 3000), 2: (500, 0, 500), 3: (3000, 0, 3000),
-        })
+        self.assertMonths(
+            "won_revenue",
+            {
+                1: (3000, 0, 3000),
+                2: (500, 0, 500),
+                3: (3000, 0, 3000),
+            },
+        )
         # nobody churned in company 2: lifespan 10 years, margin 100 %
-        self.assertMonths("clv", {
-            2: (10000, 1, 10000), 3: (10000, 1, 10000), 4: (10000, 1, 10000),
-        }, company=company2)
+        self.assertMonths(
+            "clv",
+            {
+                2: (10000, 1, 10000),
+                3: (10000, 1, 10000),
+                4: (10000, 1, 10000),
+            },
+            company=company2,
+        )
 
     def test_lead_without_partner_counts_as_lead_only(self):
         self.recompute()
@@ -321,8 +455,9 @@ class TestKpiEdgeCases(KpiCommon):
         fact = self.facts("won_count").filtered(lambda f: f.date == JAN)
         action = fact.action_open_records()
         self.assertEqual(action["res_model"], "crm.lead")
-        self.assertEqual(sorted(action["domain"][0][2]),
-                         sorted((self.l1 | self.l2).ids))
+        self.assertEqual(
+            sorted(action["domain"][0][2]), sorted((self.l1 | self.l2).ids)
+        )
         churn = self.facts("churn_rate").filtered(lambda f: f.date == MAR)
         action = churn.action_open_records()
         self.assertEqual(action["res_model"], "res.partner")
