@@ -330,8 +330,13 @@ def cmd_check(_args):
     return 0
 
 
-def _odoo(params, *extra, check=True, **kw):
-    cmd = [*odoo_command(), "--addons-path", addons_path(), *db_args(params), *extra]
+def _odoo(params, *extra, command=None, check=True, **kw):
+    """Run Odoo's command line; ``command`` names an Odoo CLI command (such as
+    the addon's ``kpi_populate``), which must follow ``--addons-path=``."""
+    cmd = [*odoo_command(), f"--addons-path={addons_path()}"]
+    if command:
+        cmd.append(command)
+    cmd += [*db_args(params), *extra]
     return subprocess.run(cmd, check=check, **kw)
 
 
@@ -354,12 +359,14 @@ def cmd_demo(args):
             say(f"loading the sample dataset (size {args.size})")
             _odoo(
                 params,
-                "kpi_populate",
                 "-d",
                 DEMO_DB,
                 "--size",
                 args.size,
+                command="kpi_populate",
             )
+            say("computing the strategic KPIs")
+            _odoo(params, "-d", DEMO_DB, command="kpi_recompute")
         else:
             say(f"reusing database {DEMO_DB}; updating the addon")
             _odoo(
@@ -538,8 +545,8 @@ def cmd_bench(args):
                 "--stop-after-init",
                 "--log-level=warn",
             )
-            _odoo(params, "kpi_populate", "-d", db, "--size", args.size)
-        _odoo(params, "kpi_bench", "-d", db)
+            _odoo(params, "-d", db, "--size", args.size, command="kpi_populate")
+        _odoo(params, "-d", db, command="kpi_bench")
     finally:
         if started:
             stop_private_cluster()

@@ -1,8 +1,10 @@
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 
+import pytz
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
@@ -356,6 +358,23 @@ class CrmKpiValue(models.Model):
         return cr.fetchone()[0]
 
     # ------------------------------------------------------------ nightly
+    @api.model
+    def _schedule_nightly_run(self):
+        """Plan the nightly recompute for 02:00 in the main company's timezone
+        (cron times are UTC)."""
+        cron = self.env.ref(
+            "crm_strategic_kpi.ir_cron_recompute_kpis", raise_if_not_found=False
+        )
+        if not cron:
+            return
+        tz = pytz.timezone(self.env.ref("base.main_company")._get_kpi_timezone())
+        local_now = pytz.utc.localize(fields.Datetime.now()).astimezone(tz)
+        day = local_now.date()
+        if local_now.hour >= 2:
+            day += timedelta(days=1)
+        local_next = tz.localize(datetime.combine(day, dtime(2, 0)))
+        cron.nextcall = local_next.astimezone(pytz.utc).replace(tzinfo=None)
+
     @api.model
     def _cron_recompute(self):
         self.sudo()._run_incremental(commit=True)

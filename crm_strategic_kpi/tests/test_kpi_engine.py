@@ -1,11 +1,17 @@
+import json
 from datetime import date, datetime
 
 import psycopg2
+from freezegun import freeze_time
 
-from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
 from odoo.tools import SQL, mute_logger
 
+from odoo.addons.crm_strategic_kpi.models.crm_kpi_value import (
+    RECOMPUTE_LOCK,
+    RUN_STATE_PARAM,
+)
 from odoo.addons.crm_strategic_kpi.models.kpi_engine import KpiEngine
 
 from .common import KpiCommon
@@ -468,3 +474,99 @@ class TestKpiEdgeCases(KpiCommon):
             self.recompute(kpi_codes=["no_such_kpi"])
         with self.assertRaises(UserError):
             self.recompute(date_from=APR, date_to=JAN)
+
+
+@tagged("post_install", "-at_install")
+class TestKpiRuns(KpiCommon):
+    def test_nightly_run_planned_at_two_in_company_time(self):
+        cron = self.env.ref("crm_strategic_kpi.ir_cron_recompute_kpis")
+        with freeze_time("2026-01-10 12:00:00"):
+            self.env["crm.kpi.value"]._schedule_nightly_run()
+        # 02:00 CET is 01:00 UTC
+        self.assertEqual(cron.nextcall, datetime(2026, 1, 11, 1, 0))
+        with freeze_time("2026-07-10 23:30:00"):  # 01:30 CEST on 11 July
+            self.env["crm.kpi.value"]._schedule_nightly_run()
+        self.assertEqual(cron.nextcall, datetime(2026, 7, 11, 0, 0))
+
+    def test_interrupted_run_resumes_with_remaining_kpis(self):
+        Value = self.env["crm.kpi.value"]
+        with freeze_time("2026-04-15 10:00:00"):
+            state = Value._take_dirty_queue(APR)
+            state["done"] = [c for c in state["codes"] if c != "won_count"]
+            self.env["ir.config_parameter"].set_param(
+                RUN_STATE_PARAM, json.dumps(state)
+            )
+            summary = Value._run_incremental()
+        self.assertEqual(list(summary["rows"]), ["won_count"])
+        self.assertFalse(self.env["ir.config_parameter"].get_param(RUN_STATE_PARAM))
+        # the queue was consumed at the start of the interrupted run: its
+        # months (all of Jan..Apr, from the fixture's changes) were computed
+        self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
+
+    def test_recompute_waits_for_no_one_but_refuses_overlap(self):
+        # another transaction holds the lock: a manual run is refused clearly,
+        # the nightly run skips with a log line
+        with self.env.registry.cursor() as other:
+            other.execute("SELECT pg_advisory_xact_lock(%s)", (RECOMPUTE_LOCK,))
+            with self.assertRaises(UserError):
+                self.recompute()
+            with self.assertLogs(
+                "odoo.addons.crm_strategic_kpi.models.crm_kpi_value", "WARNING"
+            ):
+                self.assertIsNone(self.env["crm.kpi.value"]._run_incremental())
+            other.rollback()
+
+
+@tagged("post_install", "-at_install")
+class TestKpiSecurity(KpiCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["crm.kpi.value"].recompute(date_from=JAN, date_to=APR)
+        cls.company_b = cls.env["res.company"].create({"name": "Firma B"})
+        cls.user_b = new_test_user(
+            cls.env,
+            login="kpi_b",
+            groups="sales_team.group_sale_manager",
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+        )
+        cls.all_leads = new_test_user(
+            cls.env, login="kpi_all", groups="sales_team.group_sale_salesman_all_leads"
+        )
+
+    def test_other_company_sees_nothing(self):
+        Value = self.env["crm.kpi.value"].with_user(self.user_b)
+        self.assertFalse(Value.search([]))
+        self.assertFalse(self.env["crm.kpi.cost"].with_user(self.user_b).search([]))
+        self.assertFalse(self.env["crm.kpi.feedback"].with_user(self.user_b).search([]))
+
+    def test_salesperson_sees_own_teams_only(self):
+        facts = self.env["crm.kpi.value"].with_user(self.user1).search([])
+        self.assertTrue(facts)
+        self.assertEqual(facts.team_id, self.team1)
+        everything = self.env["crm.kpi.value"].with_user(self.all_leads).search([])
+        self.assertEqual(everything, self.env["crm.kpi.value"].search([]))
+
+    def test_only_managers_recompute(self):
+        with self.assertRaises(AccessError):
+            self.env["crm.kpi.value"].with_user(self.user1).recompute()
+        with self.assertRaises(AccessError):
+            self.env["crm.kpi.cost"].with_user(self.user1).create(
+                {"category": "sales", "amount": 1}
+            )
+        self.assertTrue(self.user_b.has_group("crm_strategic_kpi.group_kpi_manager"))
+
+    def test_invalid_input_is_refused(self):
+        with self.assertRaises(ValidationError):
+            self.env["crm.kpi.feedback"].create(
+                {"partner_id": self.cust_a.id, "kind": "nps", "score": 11}
+            )
+        with self.assertRaises(ValidationError):
+            self.env["crm.kpi.feedback"].create(
+                {"partner_id": self.cust_a.id, "kind": "ces", "score": 0}
+            )
+        with self.assertRaises(ValidationError):
+            self.company.kpi_churn_days = 20
+        with self.assertRaises(ValidationError):
+            self.env["crm.kpi.cost"].create({"category": "sales", "amount": -5})

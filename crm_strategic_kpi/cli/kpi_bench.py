@@ -1,0 +1,188 @@
+"""``odoo kpi_bench -d DB [--changed-share 0.01]``
+
+Benchmark of the KPI engine on a generated dataset, measured in one run:
+
+* the full recompute of every KPI over all months,
+* the nightly incremental run after a share of the leads changed,
+* a pivot read of the facts (KPIs x months of the last 12 months),
+
+each with wall seconds, the peak memory of this Odoo process during the step,
+and the ratio to the raw-SQL floor: the plain aggregate queries over the same
+tables that any implementation must at least run. Everything is rolled back.
+"""
+
+import optparse
+import random
+import sys
+import time
+from datetime import date
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api
+from odoo.cli.command import Command
+from odoo.modules.registry import Registry
+from odoo.tools import config
+
+# The floor of a full or incremental run: one scan of every source table with
+# the groupings the KPIs need.
+FLOOR_QUERIES = [
+    """SELECT date_trunc('month', create_date), company_id, team_id, user_id,
+              campaign_id, source_id, medium_id, COUNT(*)
+         FROM crm_lead GROUP BY 1, 2, 3, 4, 5, 6, 7""",
+    """SELECT date_trunc('month', date_closed), company_id, team_id, user_id,
+              won_status, COUNT(*), SUM(expected_revenue)
+         FROM crm_lead WHERE date_closed IS NOT NULL GROUP BY 1, 2, 3, 4, 5""",
+    """SELECT p.commercial_partner_id, date_trunc('month', l.date_closed),
+              COUNT(*), SUM(l.expected_revenue)
+         FROM crm_lead l JOIN res_partner p ON p.id = l.partner_id
+        WHERE l.won_status = 'won' GROUP BY 1, 2""",
+    """SELECT res_id, COUNT(*) FROM mail_message
+        WHERE model = 'crm.lead' AND mail_activity_type_id IS NOT NULL
+        GROUP BY 1""",
+    """SELECT date_trunc('month', date), kind, SUM(score), COUNT(*)
+         FROM crm_kpi_feedback GROUP BY 1, 2""",
+    """SELECT date_trunc('month', date), category, SUM(amount)
+         FROM crm_kpi_cost GROUP BY 1, 2""",
+]
+PIVOT_FLOOR = """
+    SELECT kpi_id, date_trunc('month', date), SUM(numerator), SUM(denominator)
+      FROM crm_kpi_value WHERE date >= %s GROUP BY 1, 2
+"""
+
+
+def _reset_peak():
+    """Reset the process's peak RSS (Linux ≥ 4.0), so each step reports its
+    own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def _peak_mb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _timed(func):
+    _reset_peak()
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, _peak_mb(), result
+
+
+class kpi_bench(Command):  # noqa: N801 (Odoo names commands after their file)
+    """Benchmark the strategic KPI engine"""
+
+    def run(self, cmdargs):
+        parser = config.parser
+        parser.prog = self.prog
+        group = optparse.OptionGroup(parser, "KPI benchmark")
+        group.add_option(
+            "--changed-share",
+            dest="changed_share",
+            type="float",
+            default=0.01,
+            help="share of leads changed before the incremental run (default 0.01)",
+        )
+        parser.add_option_group(group)
+        opt = config.parse_config([*cmdargs, "--no-http"], setup_logging=True)
+        dbnames = config["db_name"]
+        if len(dbnames) != 1:
+            sys.exit("Give exactly one database with -d.")
+        registry = Registry(dbnames[0])
+        with registry.cursor() as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            try:
+                self._bench(env, opt.changed_share)
+            finally:
+                cr.rollback()
+
+    def _floor(self, env):
+        def run():
+            for query in FLOOR_QUERIES:
+                env.cr.execute(query)
+                env.cr.fetchall()
+
+        return _timed(run)[0]
+
+    def _bench(self, env, changed_share):
+        cr = env.cr
+        cr.execute("SELECT COUNT(*) FROM crm_lead")
+        leads = cr.fetchone()[0]
+        cr.execute(
+            "SELECT COUNT(DISTINCT p.commercial_partner_id) FROM crm_lead l "
+            "JOIN res_partner p ON p.id = l.partner_id WHERE l.won_status = 'won'"
+        )
+        customers = cr.fetchone()[0]
+        print(f"dataset: {leads} leads, {customers} customers")  # noqa: T201
+        values = env["crm.kpi.value"]
+        rows = []
+
+        floor = self._floor(env)
+        seconds, peak, summary = _timed(lambda: values.recompute())
+        facts = sum(summary["rows"].values())
+        rows.append(("full recompute", seconds, peak, floor, f"{facts} facts"))
+
+        # change a share of the leads through the ORM, as users would
+        cr.execute("SELECT id FROM crm_lead ORDER BY id")
+        ids = [r[0] for r in cr.fetchall()]
+        changed = random.Random(19).sample(ids, max(1, int(len(ids) * changed_share)))
+        cr.execute("DELETE FROM crm_kpi_dirty_month")
+        Lead = env["crm.lead"].with_context(active_test=False, tracking_disable=True)
+        for start in range(0, len(changed), 1000):
+            batch = Lead.browse(changed[start : start + 1000])
+            for lead in batch:
+                lead.expected_revenue = (lead.expected_revenue or 0) + 1
+            env.flush_all()
+            env.invalidate_all()
+        floor = self._floor(env)
+        seconds, peak, summary = _timed(lambda: values._run_incremental())
+        facts = sum(summary["rows"].values())
+        rows.append(
+            (
+                f"incremental ({len(changed)} leads changed)",
+                seconds,
+                peak,
+                floor,
+                f"{facts} facts",
+            )
+        )
+
+        since = date.today().replace(day=1) - relativedelta(months=11)
+
+        def pivot_floor():
+            cr.execute(PIVOT_FLOOR, (since,))
+            return cr.fetchall()
+
+        floor = _timed(pivot_floor)[0]
+        seconds, peak, groups = _timed(
+            lambda: values.formatted_read_group(
+                [("date", ">=", since)], ["kpi_id", "date:month"], ["value:sum"]
+            )
+        )
+        rows.append(
+            (
+                "pivot read (KPIs x 12 months)",
+                seconds,
+                peak,
+                floor,
+                f"{len(groups)} cells",
+            )
+        )
+
+        print(
+            f"{'step':42} {'seconds':>9} {'peak MB':>9} "  # noqa: T201
+            f"{'SQL floor':>10} {'ratio':>7}  size"
+        )
+        for name, seconds, peak, floor, size in rows:
+            ratio = seconds / floor if floor else float("inf")
+            print(
+                f"{name:42} {seconds:9.2f} {peak:9.0f} "  # noqa: T201
+                f"{floor:10.3f} {ratio:7.1f}  {size}"
+            )
