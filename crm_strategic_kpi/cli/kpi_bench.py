@@ -17,6 +17,7 @@ tables that any implementation must at least run. Everything is rolled back.
 # A command line tool: it reports on stdout and commits its work.
 # pylint: disable=print-used,invalid-commit
 
+import logging
 import optparse
 import random
 import sys
@@ -32,6 +33,8 @@ from odoo.tools import config
 
 # The floor of a full or incremental run: one scan of every source table with
 # the groupings the KPIs need.
+_logger = logging.getLogger(__name__)
+
 FLOOR_QUERIES = [
     """SELECT date_trunc('month', create_date), company_id, team_id, user_id,
               campaign_id, source_id, medium_id, COUNT(*)
@@ -63,8 +66,8 @@ def _reset_peak():
     try:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
-    except OSError:
-        pass
+    except OSError as exc:
+        _logger.warning("peak memory cannot be reset (%s): peaks are cumulative", exc)
 
 
 def _peak_mb():
