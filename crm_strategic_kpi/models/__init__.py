@@ -1,16 +1,17 @@
-from . import (
-    crm_kpi,
-    crm_kpi_cost,
-    crm_kpi_dirty_month,
-    crm_kpi_feedback,
-    crm_kpi_segment,
-    crm_kpi_user_login,
-    crm_kpi_value,
-    crm_lead,
-    kpi_engine,
-    res_company,
-    res_config_settings,
-    res_partner,
-    res_users,
-    utm_source,
-)
+from . import customer_intelligence
+from . import kpi_engine
+from . import res_company
+from . import res_config_settings
+from . import utm_source
+from . import crm_kpi
+from . import crm_kpi_segment
+from . import crm_kpi_cost
+from . import crm_kpi_feedback
+from . import crm_kpi_feedback_request
+from . import crm_kpi_lifecycle_event
+from . import crm_kpi_dirty_month
+from . import crm_kpi_user_login
+from . import crm_kpi_value
+from . import crm_lead
+from . import res_partner
+from . import res_users

@@ -95,17 +95,30 @@ class CrmKpiFeedback(models.Model):
     def create(self, vals_list):
         records = super().create(vals_list)
         records._kpi_mark_dirty()
+        records._kpi_refresh_customers()
         return records
 
     def write(self, vals):
         self._kpi_mark_dirty()
+        partners = self.partner_id
         res = super().write(vals)
         self._kpi_mark_dirty()
+        self._kpi_refresh_customers(partners)
         return res
 
     def unlink(self):
         self._kpi_mark_dirty()
-        return super().unlink()
+        partners = self.partner_id
+        res = super().unlink()
+        self.browse()._kpi_refresh_customers(partners)
+        return res
+
+    def _kpi_refresh_customers(self, other_partners=None):
+        """The latest NPS (and with it the lifecycle) of a few customers is
+        kept current at once; imports are picked up by the nightly run."""
+        partners = self.partner_id | (other_partners or self.env["res.partner"])
+        if partners and len(partners) <= 50:
+            partners.sudo()._kpi_refresh_customers()
 
     def _kpi_mark_dirty(self):
         self.env["crm.kpi.dirty.month"]._mark(

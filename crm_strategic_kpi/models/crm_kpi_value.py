@@ -377,6 +377,9 @@ class CrmKpiValue(models.Model):
 
     @api.model
     def _cron_recompute(self):
+        """The nightly run: segments and customer figures first (they are
+        dimensions and sources of the KPIs), then the KPIs."""
+        self.env["res.partner"].sudo()._cron_refresh_customers()
         self.sudo()._run_incremental(commit=True)
 
     def _run_incremental(self, commit=False):

@@ -24,6 +24,10 @@ KPI_LEAD_FIELDS = {
 }
 
 
+# Up to this many customers are refreshed on the spot when their deals change.
+SINGLE_REFRESH_LIMIT = 50
+
+
 class CrmLead(models.Model):
     _inherit = "crm.lead"
 
@@ -46,24 +50,50 @@ class CrmLead(models.Model):
         "as a referral.",
     )
 
+    # Where the customer stands (shown on the deal)
+    kpi_lifecycle_stage = fields.Selection(
+        related="partner_id.commercial_partner_id.lifecycle_stage",
+        string="Lifecycle Stage",
+    )
+    kpi_nps_score = fields.Integer(
+        related="partner_id.commercial_partner_id.nps_score", string="Latest NPS"
+    )
+    kpi_nps_category = fields.Selection(
+        related="partner_id.commercial_partner_id.nps_category",
+        string="NPS Category",
+    )
+    kpi_nps_date = fields.Date(
+        related="partner_id.commercial_partner_id.nps_date", string="Latest NPS Date"
+    )
+
     @api.model_create_multi
     def create(self, vals_list):
         leads = super().create(vals_list)
         leads._kpi_mark_dirty()
+        leads._kpi_refresh_customers()
         return leads
 
     def write(self, vals):
         relevant = not KPI_LEAD_FIELDS.isdisjoint(vals)
         if relevant:
             self._kpi_mark_dirty()
+            partners_before = self.partner_id
         res = super().write(vals)
         if relevant:
             self._kpi_mark_dirty()
+            self._kpi_refresh_customers(partners_before)
         return res
 
     def unlink(self):
         self._kpi_mark_dirty()
         return super().unlink()
+
+    def _kpi_refresh_customers(self, other_partners=None):
+        """Keep the lifecycle of the customers of a few edited deals current;
+        mass changes are picked up by the nightly run."""
+        partners = self.partner_id | (other_partners or self.env["res.partner"])
+        if partners and len(partners) <= SINGLE_REFRESH_LIMIT:
+            partners._kpi_refresh_customers()
 
     def _kpi_mark_dirty(self):
         if not self.ids:

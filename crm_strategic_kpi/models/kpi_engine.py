@@ -16,8 +16,11 @@ won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
 """
 
 import logging
+from functools import partial
 
 from odoo.tools import SQL
+
+from .customer_intelligence import LIFECYCLE_STAGES
 
 _logger = logging.getLogger(__name__)
 
@@ -389,6 +392,10 @@ class KpiEngine:
             "logins_per_user": (SCOPE_MONTH, self._q_logins_per_user),
             "records_created": (SCOPE_MONTH, self._q_records_created),
             "data_completeness": (SCOPE_FORWARD, self._q_data_completeness),
+            **{
+                f"lifecycle_{stage}": (SCOPE_FORWARD, partial(self._q_lifecycle, stage))
+                for stage, _label in LIFECYCLE_STAGES
+            },
         }
 
     # Lead based ---------------------------------------------------------
@@ -574,6 +581,36 @@ class KpiEngine:
     def _q_data_completeness(self):
         return self._customer_rows(
             SQL("c.complete::int"), SQL("1"), SQL("b.active_end")
+        )
+
+    def _q_lifecycle(self, stage):
+        """Customers in ``stage`` at the end of the month, from the history of
+        lifecycle events (kept since the addon was installed)."""
+        return SQL(
+            """
+            SELECT m::date AS month, e.company_id, %(dims)s,
+                   1::numeric AS num, 0::numeric AS den,
+                   'res.partner' AS res_model, e.partner_id AS res_id
+              FROM (SELECT ev.partner_id, ev.company_id, ev.to_stage, ev.date,
+                           LEAD(ev.date) OVER (PARTITION BY ev.partner_id
+                                               ORDER BY ev.date, ev.id) AS next_date,
+                           u.sale_team_id AS team_id, p.user_id,
+                           p.kpi_segment_id AS segment_id
+                      FROM crm_kpi_lifecycle_event ev
+                      JOIN res_partner p ON p.id = ev.partner_id
+                      LEFT JOIN res_users u ON u.id = p.user_id) e
+              JOIN kpi_tmp_company co ON co.id = e.company_id
+             CROSS JOIN LATERAL generate_series(
+                   date_trunc('month', e.date),
+                   LEAST(date_trunc('month', COALESCE(e.next_date, %(to)s::date)),
+                         %(to)s::timestamp),
+                   INTERVAL '1 month') m
+             WHERE e.to_stage = %(stage)s
+               AND (e.next_date IS NULL OR e.next_date >= m + INTERVAL '1 month')
+            """,
+            dims=_dims("e", ("team_id", "user_id", "segment_id")),
+            to=self.month_to,
+            stage=stage,
         )
 
     # Feedback ------------------------------------------------------------

@@ -16,6 +16,31 @@ class ResCompany(models.Model):
         default=100.0,
         help="Share of revenue counted as value in the customer lifetime value.",
     )
+    kpi_new_customer_days = fields.Integer(
+        string="New Customer For (Days)",
+        default=90,
+        help="A customer counts as new (or reactivated) for this many days after "
+        "the first won deal (or the deal that brought them back).",
+    )
+    kpi_at_risk_days = fields.Integer(
+        string="At Risk After (Days)",
+        default=270,
+        help="A customer without a won deal for this many days is at risk.",
+    )
+    kpi_nps_delay_days = fields.Integer(
+        string="Ask for Feedback After (Days)",
+        default=7,
+        help="Days after a won deal before the customer is asked for the NPS.",
+    )
+    kpi_nps_interval_days = fields.Integer(
+        string="Ask a Customer at Most Every (Days)",
+        default=90,
+        help="At most one feedback request per customer in this period.",
+    )
+    kpi_feedback_validity_days = fields.Integer(
+        string="Feedback Links Valid For (Days)",
+        default=30,
+    )
     kpi_revenue_source = fields.Selection(
         selection=[("expected_revenue", "Expected revenue of won deals")],
         string="KPI Revenue Source",
@@ -33,6 +58,50 @@ class ResCompany(models.Model):
                         "(one month); %(days)s days were given.",
                         company=company.name,
                         days=company.kpi_churn_days,
+                    )
+                )
+
+    @api.constrains(
+        "kpi_churn_days",
+        "kpi_new_customer_days",
+        "kpi_at_risk_days",
+        "kpi_nps_delay_days",
+        "kpi_nps_interval_days",
+        "kpi_feedback_validity_days",
+    )
+    def _check_kpi_lifecycle_days(self):
+        for company in self:
+            if (
+                min(
+                    company.kpi_new_customer_days,
+                    company.kpi_at_risk_days,
+                    company.kpi_nps_interval_days,
+                    company.kpi_feedback_validity_days,
+                )
+                < 1
+                or company.kpi_nps_delay_days < 0
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The customer lifecycle and feedback periods of %(company)s "
+                        "must be positive numbers of days.",
+                        company=company.name,
+                    )
+                )
+            if not (
+                company.kpi_new_customer_days
+                < company.kpi_at_risk_days
+                < company.kpi_churn_days
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "For %(company)s, a customer must be new for fewer days "
+                        "(%(new)s) than it takes to be at risk (%(risk)s), and be "
+                        "at risk before it churns (%(churn)s days).",
+                        company=company.name,
+                        new=company.kpi_new_customer_days,
+                        risk=company.kpi_at_risk_days,
+                        churn=company.kpi_churn_days,
                     )
                 )
 

@@ -6,6 +6,21 @@ class ResConfigSettings(models.TransientModel):
 
     kpi_churn_days = fields.Integer(related="company_id.kpi_churn_days", readonly=False)
     kpi_clv_margin = fields.Float(related="company_id.kpi_clv_margin", readonly=False)
+    kpi_new_customer_days = fields.Integer(
+        related="company_id.kpi_new_customer_days", readonly=False
+    )
+    kpi_at_risk_days = fields.Integer(
+        related="company_id.kpi_at_risk_days", readonly=False
+    )
+    kpi_nps_delay_days = fields.Integer(
+        related="company_id.kpi_nps_delay_days", readonly=False
+    )
+    kpi_nps_interval_days = fields.Integer(
+        related="company_id.kpi_nps_interval_days", readonly=False
+    )
+    kpi_feedback_validity_days = fields.Integer(
+        related="company_id.kpi_feedback_validity_days", readonly=False
+    )
     kpi_revenue_source = fields.Selection(
         related="company_id.kpi_revenue_source", readonly=False
     )

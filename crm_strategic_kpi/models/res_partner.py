@@ -1,6 +1,12 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from .customer_intelligence import (
+    LIFECYCLE_STAGES,
+    RFM_SEGMENTS,
+    CustomerIntelligence,
+)
+
 KPI_PARTNER_FIELDS = {
     "kpi_segment_id",
     "user_id",
@@ -17,6 +23,7 @@ KPI_PARTNER_FIELDS = {
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # Segment
     kpi_segment_id = fields.Many2one(
         comodel_name="crm.kpi.segment",
         string="Customer Segment",
@@ -24,6 +31,66 @@ class ResPartner(models.Model):
         ondelete="set null",
         tracking=True,
     )
+    kpi_segment_locked = fields.Boolean(
+        string="Keep Segment",
+        help="Keep the segment chosen by hand: the segment rules leave it alone.",
+    )
+    kpi_company_size = fields.Selection(
+        selection=[
+            ("micro", "1-9 employees"),
+            ("small", "10-49 employees"),
+            ("medium", "50-249 employees"),
+            ("large", "250+ employees"),
+        ],
+        string="Company Size",
+    )
+    # Lifecycle
+    lifecycle_stage = fields.Selection(
+        selection=LIFECYCLE_STAGES, readonly=True, index=True, copy=False
+    )
+    lifecycle_event_ids = fields.One2many(
+        comodel_name="crm.kpi.lifecycle.event", inverse_name="partner_id"
+    )
+    # RFM
+    rfm_recency = fields.Integer(string="RFM Recency", readonly=True, copy=False)
+    rfm_frequency = fields.Integer(string="RFM Frequency", readonly=True, copy=False)
+    rfm_monetary = fields.Integer(string="RFM Monetary", readonly=True, copy=False)
+    rfm_score = fields.Char(string="RFM Score", readonly=True, copy=False)
+    rfm_segment = fields.Selection(
+        selection=RFM_SEGMENTS, string="RFM Segment", readonly=True, copy=False
+    )
+    # Feedback
+    nps_score = fields.Integer(string="Latest NPS", readonly=True, copy=False)
+    nps_category = fields.Selection(
+        selection=[
+            ("promoter", "Promoter"),
+            ("passive", "Passive"),
+            ("detractor", "Detractor"),
+        ],
+        string="NPS Category",
+        readonly=True,
+        copy=False,
+    )
+    nps_date = fields.Date(string="Latest NPS Date", readonly=True, copy=False)
+    kpi_feedback_count = fields.Integer(compute="_compute_kpi_feedback_count")
+    # Forecast
+    next_purchase_date = fields.Date(readonly=True, copy=False)
+    churn_risk = fields.Selection(
+        selection=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
+        readonly=True,
+        copy=False,
+    )
+
+    def _compute_kpi_feedback_count(self):
+        counts = dict(
+            self.env["crm.kpi.feedback"]._read_group(
+                [("commercial_partner_id", "in", self.commercial_partner_id.ids)],
+                ["commercial_partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.kpi_feedback_count = counts.get(partner.commercial_partner_id, 0)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -46,6 +113,26 @@ class ResPartner(models.Model):
         self.env["crm.kpi.dirty.month"]._mark_query(self._kpi_created_days())
         return super().unlink()
 
+    def action_open_kpi_feedback(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_strategic_kpi.crm_kpi_feedback_action"
+        )
+        action["domain"] = [
+            ("commercial_partner_id", "=", self.commercial_partner_id.id)
+        ]
+        action["context"] = {"default_partner_id": self.id}
+        return action
+
+    def action_open_lifecycle_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_strategic_kpi.crm_kpi_lifecycle_event_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {}
+        return action
+
     def _kpi_created_days(self):
         return SQL(
             """
@@ -60,7 +147,7 @@ class ResPartner(models.Model):
 
     def _kpi_mark_dirty(self):
         """Queue the days of the deals of these partners' companies: their
-        segment, team and salesperson are dimensions of those deals' figures."""
+        segment and salesperson are dimensions of those deals' figures."""
         if not self.ids:
             return
         self.flush_model()
@@ -83,3 +170,48 @@ class ResPartner(models.Model):
                 ids=tuple(self.ids),
             )
         )
+
+    # ------------------------------------------------------------ intelligence
+    def _kpi_refresh_customers(self, today=None):
+        """Recompute latest NPS, lifecycle stage, RFM and forecast, set-based.
+
+        On an empty recordset every commercial partner is refreshed (the
+        nightly run); otherwise only these partners' companies."""
+        partner_ids = self.commercial_partner_id.ids if self else None
+        CustomerIntelligence(
+            self.env, today or fields.Date.today(), partner_ids
+        ).refresh()
+
+    @api.model
+    def _cron_refresh_customers(self):
+        self.env["crm.kpi.segment"]._assign_segments()
+        self.browse()._kpi_refresh_customers()
+
+    @api.model
+    def _cron_schedule_follow_ups(self):
+        """Plan a follow-up activity for the salesperson of every customer
+        whose next purchase is due and who has no such activity yet."""
+        activity_type = self.env.ref("crm_strategic_kpi.mail_activity_type_follow_up")
+        due = self.search(
+            [
+                ("next_purchase_date", "<=", fields.Date.today()),
+                ("user_id", "!=", False),
+                ("is_company", "=", True),
+                (
+                    "activity_ids",
+                    "not any",
+                    [("activity_type_id", "=", activity_type.id)],
+                ),
+            ]
+        )
+        for partner in due:
+            partner.activity_schedule(
+                activity_type_id=activity_type.id,
+                user_id=partner.user_id.id,
+                date_deadline=fields.Date.today(),
+                note=self.env._(
+                    "Next purchase expected on %(date)s.",
+                    date=partner.next_purchase_date,
+                ),
+            )
+        return len(due)

@@ -34,7 +34,14 @@ class KpiCommon(BaseCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company = cls.env.ref("base.main_company")
-        cls.company.write({"kpi_churn_days": 60, "kpi_clv_margin": 50})
+        cls.company.write(
+            {
+                "kpi_churn_days": 60,
+                "kpi_clv_margin": 50,
+                "kpi_new_customer_days": 20,
+                "kpi_at_risk_days": 40,
+            }
+        )
         cls.company.partner_id.tz = "Europe/Berlin"
         cls.eur = cls.company.currency_id
 
