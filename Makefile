@@ -30,4 +30,4 @@ lint: $(LINT_VENV)/bin/ruff  ## ruff, ruff format --check and pylint-odoo
 	$(LINT_VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/ruff format --check .
 	$(LINT_VENV)/bin/pylint --rcfile=.pylintrc --load-plugins=pylint_odoo \
-		--disable=all --enable=odoolint crm_strategic_kpi $(wildcard crm_strategic_kpi_helpdesk)
+		--disable=all --enable=odoolint $(wildcard crm_strategic_kpi*/)

@@ -48,7 +48,9 @@ class CrmKpiFeedback(models.Model):
             ("import", "Import"),
         ],
         required=True,
-        default="manual",
+        default=lambda self: (
+            "import" if self.env.context.get("import_file") else "manual"
+        ),
     )
     res_model = fields.Char(string="Origin Model", readonly=True)
     res_id = fields.Many2oneReference(

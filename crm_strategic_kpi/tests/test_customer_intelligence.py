@@ -185,6 +185,28 @@ class TestCustomerIntelligence(KpiCommon):
 
 
 @tagged("post_install", "-at_install")
+class TestFeedbackImport(KpiCommon):
+    def test_csv_import(self):
+        Feedback = self.env["crm.kpi.feedback"].with_context(import_file=True)
+        fields_ = ["partner_id", "kind", "score", "date", "comment"]
+        result = Feedback.load(
+            fields_,
+            [
+                ["C KG", "nps", "10", "2026-04-02", "Sehr gut"],
+                ["B AG", "ces", "3", "2026-04-03", ""],
+            ],
+        )
+        self.assertFalse(result["messages"])
+        imported = Feedback.browse(result["ids"])
+        self.assertEqual(imported.mapped("origin"), ["import", "import"])
+        self.assertEqual(imported.mapped("score"), [10, 3])
+        # an out-of-range score is refused with a message, nothing is clipped
+        result = Feedback.load(fields_, [["C KG", "nps", "12", "2026-04-02", ""]])
+        self.assertFalse(result["ids"])
+        self.assertIn("between 0 and 10", result["messages"][0]["message"])
+
+
+@tagged("post_install", "-at_install")
 class TestSegments(KpiCommon):
     @classmethod
     def setUpClass(cls):
