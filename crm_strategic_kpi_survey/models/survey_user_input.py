@@ -17,10 +17,9 @@ class SurveyUserInput(models.Model):
             lambda ui: ui.survey_id.kpi_feedback_kind and ui.partner_id
         ):
             survey = user_input.survey_id
+            question = survey._get_kpi_feedback_question()
             line = user_input.user_input_line_ids.filtered(
-                lambda ln, q=survey._get_kpi_feedback_question(): (
-                    ln.question_id == q and not ln.skipped
-                )
+                lambda ln, q=question: ln.question_id == q and not ln.skipped
             )[:1]
             if not line:
                 continue
