@@ -380,7 +380,8 @@ class CrmKpiValue(models.Model):
         """The nightly run: segments and customer figures first (they are
         dimensions and sources of the KPIs), then the KPIs."""
         self.env["res.partner"].sudo()._cron_refresh_customers()
-        self.sudo()._run_incremental(commit=True)
+        if self.sudo()._run_incremental(commit=True) is not None:
+            self.env["crm.kpi.goal"].sudo()._cron_update_goals()
 
     def _run_incremental(self, commit=False):
         """Recompute the months touched since the last successful run, plus

@@ -41,6 +41,18 @@ class ResCompany(models.Model):
         string="Feedback Links Valid For (Days)",
         default=30,
     )
+    kpi_goal_at_risk_gap = fields.Float(
+        string="Goal At Risk Below (Points)",
+        default=10.0,
+        help="A goal is at risk when its progress lags the elapsed time by more "
+        "than this many percentage points.",
+    )
+    kpi_goal_off_track_gap = fields.Float(
+        string="Goal Off Track Below (Points)",
+        default=25.0,
+        help="A goal is off track when its progress lags the elapsed time by more "
+        "than this many percentage points (and its trend misses the target).",
+    )
     kpi_revenue_source = fields.Selection(
         selection=[("expected_revenue", "Expected revenue of won deals")],
         string="KPI Revenue Source",
@@ -102,6 +114,19 @@ class ResCompany(models.Model):
                         new=company.kpi_new_customer_days,
                         risk=company.kpi_at_risk_days,
                         churn=company.kpi_churn_days,
+                    )
+                )
+
+    @api.constrains("kpi_goal_at_risk_gap", "kpi_goal_off_track_gap")
+    def _check_kpi_goal_gaps(self):
+        for company in self:
+            if not 0 <= company.kpi_goal_at_risk_gap <= company.kpi_goal_off_track_gap:
+                raise ValidationError(
+                    self.env._(
+                        "The gap at which goals of %(company)s are at risk must be "
+                        "positive and smaller than the one at which they are off "
+                        "track.",
+                        company=company.name,
                     )
                 )
 

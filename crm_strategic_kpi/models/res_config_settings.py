@@ -21,6 +21,12 @@ class ResConfigSettings(models.TransientModel):
     kpi_feedback_validity_days = fields.Integer(
         related="company_id.kpi_feedback_validity_days", readonly=False
     )
+    kpi_goal_at_risk_gap = fields.Float(
+        related="company_id.kpi_goal_at_risk_gap", readonly=False
+    )
+    kpi_goal_off_track_gap = fields.Float(
+        related="company_id.kpi_goal_off_track_gap", readonly=False
+    )
     kpi_revenue_source = fields.Selection(
         related="company_id.kpi_revenue_source", readonly=False
     )

@@ -1,0 +1,632 @@
+import statistics
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+STATES = [
+    ("draft", "Draft"),
+    ("running", "Running"),
+    ("achieved", "Achieved"),
+    ("missed", "Missed"),
+    ("cancelled", "Cancelled"),
+]
+STATUSES = [
+    ("on_track", "On track"),
+    ("at_risk", "At risk"),
+    ("off_track", "Off track"),
+]
+# The fact dimensions a goal can be scoped to: goal field -> fact field
+SCOPE_FIELDS = {
+    "team_id": "team_id",
+    "salesperson_id": "user_id",
+    "segment_id": "segment_id",
+    "campaign_id": "campaign_id",
+}
+
+
+def month_start(day):
+    return day.replace(day=1)
+
+
+class CrmKpiGoal(models.Model):
+    """A SMART goal on a KPI: specific, measurable, achievable, relevant and
+    time-bound, with its baseline, target, progress and forecast.
+
+    Values of ratio KPIs are ratios of the summed facts over a period; values
+    of counts and amounts are monthly averages over the period (so that a
+    baseline of three months and a goal period of a year compare).
+    """
+
+    _name = "crm.kpi.goal"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _description = "SMART Goal"
+    _order = "date_deadline, id"
+    _check_company_auto = True
+
+    # Specific
+    name = fields.Char(required=True, tracking=True)
+    description = fields.Html(string="Action Plan")
+    user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Owner",
+        default=lambda self: self.env.user,
+        tracking=True,
+        domain=[("share", "=", False)],
+    )
+    company_id = fields.Many2one(
+        comodel_name="res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+    )
+    team_id = fields.Many2one(comodel_name="crm.team", check_company=True)
+    salesperson_id = fields.Many2one(
+        comodel_name="res.users",
+        domain=[("share", "=", False)],
+        help="Limit the goal to the figures of one salesperson.",
+    )
+    segment_id = fields.Many2one(comodel_name="crm.kpi.segment", check_company=True)
+    campaign_id = fields.Many2one(comodel_name="utm.campaign")
+    # Measurable
+    kpi_id = fields.Many2one(comodel_name="crm.kpi", string="KPI", tracking=True)
+    kpi_unit = fields.Selection(related="kpi_id.unit")
+    kpi_better = fields.Selection(related="kpi_id.better")
+    baseline_months = fields.Integer(default=3)
+    baseline_value = fields.Float(digits=(16, 2), tracking=True)
+    has_baseline = fields.Boolean(
+        help="Set once the baseline is captured or entered by hand."
+    )
+    target_mode = fields.Selection(
+        selection=[("absolute", "Absolute value"), ("relative", "Change in %")],
+        required=True,
+        default="absolute",
+    )
+    target_change_pct = fields.Float(
+        string="Target Change (%)",
+        help="E.g. -25 to reduce the KPI by a quarter against the baseline.",
+    )
+    target_value = fields.Float(
+        digits=(16, 2),
+        compute="_compute_target_value",
+        store=True,
+        readonly=False,
+        tracking=True,
+    )
+    # Achievable
+    achievable_note = fields.Text(
+        help="Why this target can be reached: resources, levers, comparisons."
+    )
+    required_monthly_change = fields.Float(
+        compute="_compute_achievability", digits=(16, 2)
+    )
+    historical_monthly_change = fields.Float(
+        string="Typical Monthly Change",
+        compute="_compute_achievability",
+        digits=(16, 2),
+        help="Standard deviation of the KPI's month-to-month change over the 12 "
+        "months before the start, in the goal's scope.",
+    )
+    ambitious = fields.Boolean(
+        compute="_compute_achievability",
+        help="The target needs more than three times the typical monthly change "
+        "every month.",
+    )
+    # Relevant
+    objective_id = fields.Many2one(comodel_name="crm.kpi.objective", tracking=True)
+    relevance_note = fields.Text(
+        help="Why this KPI serves the objective when the objective does not list it."
+    )
+    kpi_in_objective = fields.Boolean(compute="_compute_smart")
+    # Time-bound
+    date_start = fields.Date(tracking=True)
+    date_deadline = fields.Date(string="Deadline", tracking=True)
+    # State and live figures
+    state = fields.Selection(
+        selection=STATES, required=True, default="draft", tracking=True, copy=False
+    )
+    current_value = fields.Float(digits=(16, 2), readonly=True, copy=False)
+    has_current_value = fields.Boolean(readonly=True, copy=False)
+    progress = fields.Float(readonly=True, copy=False, aggregator="avg")
+    expected_progress = fields.Float(readonly=True, copy=False, aggregator="avg")
+    forecast_value = fields.Float(digits=(16, 2), readonly=True, copy=False)
+    status = fields.Selection(
+        selection=STATUSES, readonly=True, copy=False, tracking=True
+    )
+    checkpoint_ids = fields.One2many(
+        comodel_name="crm.kpi.goal.checkpoint", inverse_name="goal_id", copy=False
+    )
+    # The SMART checklist
+    smart_specific = fields.Boolean(string="Specific", compute="_compute_smart")
+    smart_measurable = fields.Boolean(string="Measurable", compute="_compute_smart")
+    smart_achievable = fields.Boolean(string="Achievable", compute="_compute_smart")
+    smart_relevant = fields.Boolean(string="Relevant", compute="_compute_smart")
+    smart_time_bound = fields.Boolean(string="Time-bound", compute="_compute_smart")
+
+    @api.depends("target_mode", "target_change_pct", "baseline_value", "has_baseline")
+    def _compute_target_value(self):
+        for goal in self:
+            if goal.target_mode == "relative":
+                goal.target_value = (
+                    goal.baseline_value * (1 + goal.target_change_pct / 100)
+                    if goal.has_baseline
+                    else 0.0
+                )
+
+    @api.depends(
+        "name",
+        "description",
+        "user_id",
+        "kpi_id",
+        "has_baseline",
+        "target_mode",
+        "target_value",
+        "target_change_pct",
+        "achievable_note",
+        "objective_id",
+        "objective_id.kpi_ids",
+        "relevance_note",
+        "date_start",
+        "date_deadline",
+    )
+    def _compute_smart(self):
+        for goal in self:
+            missing = goal._get_missing_criteria()
+            goal.smart_specific = "specific" not in missing
+            goal.smart_measurable = "measurable" not in missing
+            goal.smart_achievable = "achievable" not in missing
+            goal.smart_relevant = "relevant" not in missing
+            goal.smart_time_bound = "time_bound" not in missing
+            goal.kpi_in_objective = goal.kpi_id in goal.objective_id.kpi_ids
+
+    @api.depends(
+        "kpi_id",
+        "date_start",
+        "date_deadline",
+        "target_value",
+        "baseline_value",
+        "company_id",
+        "team_id",
+        "salesperson_id",
+        "segment_id",
+        "campaign_id",
+    )
+    def _compute_achievability(self):
+        for goal in self:
+            goal.required_monthly_change = 0.0
+            goal.historical_monthly_change = 0.0
+            goal.ambitious = False
+            if not (goal.kpi_id and goal.date_start and goal.date_deadline):
+                continue
+            months = max(goal._months_between(goal.date_start, goal.date_deadline), 1)
+            goal.required_monthly_change = (
+                goal.target_value - goal.baseline_value
+            ) / months
+            history = [
+                value
+                for _month, value in goal._get_monthly_values(
+                    month_start(goal.date_start) - relativedelta(months=12),
+                    month_start(goal.date_start) - relativedelta(months=1),
+                )
+                if value is not None
+            ]
+            changes = [b - a for a, b in zip(history, history[1:], strict=False)]
+            if len(changes) >= 2:
+                goal.historical_monthly_change = statistics.pstdev(changes)
+                goal.ambitious = abs(goal.required_monthly_change) > (
+                    3 * goal.historical_monthly_change
+                )
+
+    @api.constrains("date_start", "date_deadline")
+    def _check_dates(self):
+        for goal in self:
+            if (
+                goal.date_start
+                and goal.date_deadline
+                and goal.date_start >= goal.date_deadline
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The goal %(goal)s must start before its deadline.",
+                        goal=goal.name,
+                    )
+                )
+
+    @api.constrains("baseline_months")
+    def _check_baseline_months(self):
+        for goal in self:
+            if not 1 <= goal.baseline_months <= 36:
+                raise ValidationError(
+                    self.env._("The baseline covers 1 to 36 months before the start.")
+                )
+
+    @api.onchange("baseline_value")
+    def _onchange_baseline_value(self):
+        self.has_baseline = True
+
+    def _get_missing_criteria(self):
+        """Keys of the SMART criteria this goal does not meet."""
+        self.ensure_one()
+        missing = []
+        plan = self.description and fields.Html.to_plaintext(self.description).strip()
+        if not (self.name and plan and self.user_id):
+            missing.append("specific")
+        if self.target_mode == "relative":
+            has_target = bool(self.target_change_pct)
+        else:
+            # 0 is a target once a baseline tells it apart from "not set"
+            has_target = bool(self.target_value) or (
+                self.has_baseline and self.target_value != self.baseline_value
+            )
+        if not (self.kpi_id and has_target):
+            missing.append("measurable")
+        if not (self.achievable_note or "").strip():
+            missing.append("achievable")
+        if not self.objective_id or (
+            self.kpi_id not in self.objective_id.kpi_ids
+            and not (self.relevance_note or "").strip()
+        ):
+            missing.append("relevant")
+        if not (
+            self.date_start
+            and self.date_deadline
+            and self.date_start < self.date_deadline
+        ):
+            missing.append("time_bound")
+        return missing
+
+    # ------------------------------------------------------------ actions
+    def action_start(self):
+        explanations = {
+            "specific": self.env._(
+                "Specific: give the goal a name, an owner and an action plan."
+            ),
+            "measurable": self.env._(
+                "Measurable: choose a KPI and a target (a value, or a change in %)."
+            ),
+            "achievable": self.env._(
+                "Achievable: explain why the target can be reached."
+            ),
+            "relevant": self.env._(
+                "Relevant: choose an objective; if it does not list the KPI, "
+                "explain why the KPI serves it."
+            ),
+            "time_bound": self.env._(
+                "Time-bound: set a start date before the deadline."
+            ),
+        }
+        for goal in self:
+            if goal.state != "draft":
+                raise UserError(
+                    self.env._(
+                        "Only draft goals can be started (%(goal)s).", goal=goal.name
+                    )
+                )
+            missing = goal._get_missing_criteria()
+            if not missing and not goal.has_baseline:
+                goal._capture_baseline()
+                if not goal.has_baseline:
+                    missing.append("measurable")
+                    explanations["measurable"] = self.env._(
+                        "Measurable: the KPI has no figures in the %(months)s "
+                        "months before the start in this scope; enter the "
+                        "baseline by hand.",
+                        months=goal.baseline_months,
+                    )
+            if missing:
+                raise UserError(
+                    self.env._(
+                        "The goal %(goal)s is not SMART yet:\n%(missing)s",
+                        goal=goal.name,
+                        missing="\n".join(f"- {explanations[m]}" for m in missing),
+                    )
+                )
+            goal.state = "running"
+            goal._update_live_figures()
+
+    def action_cancel(self):
+        self.filtered(lambda g: g.state in ("draft", "running")).state = "cancelled"
+
+    def action_reset_draft(self):
+        self.filtered(lambda g: g.state == "cancelled").state = "draft"
+
+    def action_refresh(self):
+        self.filtered(lambda g: g.state == "running")._update_live_figures()
+
+    def action_capture_baseline(self):
+        for goal in self.filtered(lambda g: g.state == "draft"):
+            goal._capture_baseline()
+
+    def action_duplicate_next_period(self):
+        """Carry the plan forward into the next period of the same length,
+        with a baseline to be taken afresh when it starts."""
+        self.ensure_one()
+        if not (self.date_start and self.date_deadline):
+            raise UserError(self.env._("Set the goal's period first."))
+        length = self.date_deadline - self.date_start
+        start = self.date_deadline + timedelta(days=1)
+        new = self.copy(
+            {
+                "name": self.env._("%(name)s (next period)", name=self.name),
+                "date_start": start,
+                "date_deadline": start + length,
+                "baseline_value": 0.0,
+                "has_baseline": False,
+            }
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": new.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+        }
+
+    def action_open_analysis(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_strategic_kpi.crm_kpi_value_action_graph"
+        )
+        action["domain"] = self._get_fact_domain(
+            month_start(self.date_start) - relativedelta(months=self.baseline_months)
+            if self.date_start
+            else None,
+            self.date_deadline,
+        )
+        action["display_name"] = self.name
+        return action
+
+    def action_open_checkpoints(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "crm_strategic_kpi.crm_kpi_goal_checkpoint_action"
+        )
+        action["domain"] = [("goal_id", "=", self.id)]
+        action["display_name"] = self.name
+        return action
+
+    # ------------------------------------------------------------ figures
+    @api.model
+    def _months_between(self, start, end):
+        delta = relativedelta(month_start(end), month_start(start))
+        return delta.years * 12 + delta.months + 1
+
+    def _get_fact_domain(self, date_from, date_to):
+        self.ensure_one()
+        domain = [
+            ("kpi_id", "=", self.kpi_id.id),
+            ("company_id", "=", self.company_id.id),
+        ]
+        for goal_field, fact_field in SCOPE_FIELDS.items():
+            if self[goal_field]:
+                domain.append((fact_field, "=", self[goal_field].id))
+        if date_from:
+            domain.append(("date", ">=", month_start(date_from)))
+        if date_to:
+            domain.append(("date", "<=", date_to))
+        return domain
+
+    def _get_value(self, date_from, date_to):
+        """The KPI over [month of date_from, month of date_to] in the goal's
+        scope, or None when a ratio has no denominator."""
+        self.ensure_one()
+        kpi = self.kpi_id
+        [(num, den)] = (
+            self.env["crm.kpi.value"]
+            .sudo()
+            ._read_group(
+                self._get_fact_domain(date_from, date_to),
+                [],
+                ["numerator:sum", "denominator:sum"],
+            )
+        )
+        num, den = num or 0.0, den or 0.0
+        if kpi.is_ratio:
+            return kpi.factor * num / den if den else None
+        return kpi.factor * num / self._months_between(date_from, date_to)
+
+    def _get_monthly_values(self, date_from, date_to):
+        """[(month, value)] for every month of the range; value None for a
+        ratio without denominator, 0 for a count without facts."""
+        self.ensure_one()
+        kpi = self.kpi_id
+        groups = (
+            self.env["crm.kpi.value"]
+            .sudo()
+            ._read_group(
+                self._get_fact_domain(date_from, date_to),
+                ["date:month"],
+                ["numerator:sum", "denominator:sum"],
+            )
+        )
+        by_month = {month_start(month): (num, den) for month, num, den in groups}
+        values = []
+        month = month_start(date_from)
+        while month <= date_to:
+            num, den = by_month.get(month, (0.0, 0.0))
+            if kpi.is_ratio:
+                values.append((month, kpi.factor * num / den if den else None))
+            else:
+                values.append((month, kpi.factor * num))
+            month += relativedelta(months=1)
+        return values
+
+    def _capture_baseline(self):
+        for goal in self:
+            start = month_start(goal.date_start)
+            value = goal._get_value(
+                start - relativedelta(months=goal.baseline_months),
+                start - relativedelta(months=1),
+            )
+            if value is not None:
+                goal.write({"baseline_value": value, "has_baseline": True})
+
+    def _compute_progress(self, current):
+        """% of the way from the baseline to the target (lower-is-better KPIs
+        included: both differences are then negative)."""
+        self.ensure_one()
+        if current is None:
+            return 0.0
+        span = self.target_value - self.baseline_value
+        if not span:
+            reached = (
+                current <= self.target_value
+                if self.kpi_id.better == "lower"
+                else current >= self.target_value
+            )
+            return 100.0 if reached else 0.0
+        return 100.0 * (current - self.baseline_value) / span
+
+    def _forecast(self, monthly):
+        """Linear trend (least squares) of the monthly values, projected to
+        the deadline's month."""
+        points = [(i, v) for i, (_m, v) in enumerate(monthly) if v is not None]
+        if not points:
+            return None
+        if len(points) == 1:
+            return points[0][1]
+        n = len(points)
+        mean_x = sum(x for x, _y in points) / n
+        mean_y = sum(y for _x, y in points) / n
+        sxx = sum((x - mean_x) ** 2 for x, _y in points)
+        slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+        target_x = self._months_between(self.date_start, self.date_deadline) - 1
+        return mean_y + slope * (target_x - mean_x)
+
+    def _target_met(self, value):
+        self.ensure_one()
+        if value is None:
+            return False
+        if self.kpi_id.better == "lower":
+            return value <= self.target_value
+        return value >= self.target_value
+
+    def _update_live_figures(self, today=None):
+        """Recompute current value, progress, forecast and status."""
+        today = today or fields.Date.context_today(self)
+        for goal in self:
+            end = min(today, goal.date_deadline)
+            current = goal._get_value(goal.date_start, end)
+            forecast = goal._forecast(goal._get_monthly_values(goal.date_start, end))
+            progress = goal._compute_progress(current)
+            total_days = (goal.date_deadline - goal.date_start).days
+            elapsed = (today - goal.date_start).days
+            expected = min(max(100.0 * elapsed / total_days, 0.0), 100.0)
+            company = goal.company_id
+            if progress >= expected - company.kpi_goal_at_risk_gap:
+                status = "on_track"
+            elif progress >= expected - company.kpi_goal_off_track_gap or (
+                goal._target_met(forecast)
+            ):
+                status = "at_risk"
+            else:
+                status = "off_track"
+            goal.write(
+                {
+                    "current_value": current or 0.0,
+                    "has_current_value": current is not None,
+                    "progress": progress,
+                    "expected_progress": expected,
+                    "forecast_value": forecast or 0.0,
+                    "status": status,
+                }
+            )
+
+    # ------------------------------------------------------------ nightly
+    @api.model
+    def _cron_update_goals(self, today=None):
+        """Refresh the running goals and write their checkpoint; close those
+        whose deadline has passed (achieved or missed); tell the owner of a
+        goal that turned at risk or off track, and why."""
+        today = today or fields.Date.context_today(self)
+        running = self.search([("state", "=", "running")])
+        previous = {goal: goal.status for goal in running}
+        for goal in running:
+            goal._update_live_figures(min(today, goal.date_deadline))
+        running._write_checkpoints(today)
+        for goal in running:
+            if today > goal.date_deadline:
+                met = goal.has_current_value and goal._target_met(goal.current_value)
+                goal.state = "achieved" if met else "missed"
+            elif goal.status != previous[goal] and goal.status != "on_track":
+                goal._warn_owner(previous[goal])
+        return running
+
+    def _write_checkpoints(self, today):
+        Checkpoint = self.env["crm.kpi.goal.checkpoint"]
+        existing = Checkpoint.search(
+            [("goal_id", "in", self.ids), ("date", "=", today)]
+        )
+        existing.unlink()
+        Checkpoint.create(
+            [
+                {
+                    "goal_id": goal.id,
+                    "date": today,
+                    "value": goal.current_value,
+                    "progress": goal.progress,
+                    "expected_progress": goal.expected_progress,
+                    "status": goal.status,
+                }
+                for goal in self
+            ]
+        )
+
+    def _warn_owner(self, previous_status):
+        self.ensure_one()
+        labels = dict(STATUSES)
+        why = self.env._(
+            "The goal moved from %(previous)s to %(status)s: %(progress)s %% of the "
+            "way to the target after %(expected)s %% of the time; the trend "
+            "points to %(forecast)s at the deadline against a target of "
+            "%(target)s.",
+            previous=labels.get(previous_status, previous_status),
+            status=labels[self.status],
+            progress=round(self.progress, 1),
+            expected=round(self.expected_progress, 1),
+            forecast=round(self.forecast_value, 2),
+            target=round(self.target_value, 2),
+        )
+        self.message_post(body=why)
+        if self.user_id:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                user_id=self.user_id.id,
+                summary=self.env._("Goal %(status)s", status=labels[self.status]),
+                note=why,
+            )
+
+
+class CrmKpiGoalCheckpoint(models.Model):
+    """The figures of a running goal on one day, for its history chart."""
+
+    _name = "crm.kpi.goal.checkpoint"
+    _description = "Goal Checkpoint"
+    _order = "date"
+
+    goal_id = fields.Many2one(
+        comodel_name="crm.kpi.goal", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="goal_id.company_id", store=True)
+    date = fields.Date(required=True)
+    value = fields.Float(digits=(16, 2), aggregator="avg")
+    progress = fields.Float(string="Actual Progress", aggregator="avg")
+    expected_progress = fields.Float(string="Ideal Progress", aggregator="avg")
+    status = fields.Selection(selection=STATUSES)
+
+
+class CrmKpiObjective(models.Model):
+    """A strategic objective that goals serve (Relevant)."""
+
+    _name = "crm.kpi.objective"
+    _description = "Strategic Objective"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    description = fields.Text(translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    kpi_ids = fields.Many2many(comodel_name="crm.kpi", string="KPIs")
+    goal_ids = fields.One2many(comodel_name="crm.kpi.goal", inverse_name="objective_id")
