@@ -1,3 +1,4 @@
+import itertools
 import statistics
 from datetime import timedelta
 
@@ -212,7 +213,7 @@ class CrmKpiGoal(models.Model):
                 )
                 if value is not None
             ]
-            changes = [b - a for a, b in zip(history, history[1:], strict=False)]
+            changes = [b - a for a, b in itertools.pairwise(history)]
             if len(changes) >= 2:
                 goal.historical_monthly_change = statistics.pstdev(changes)
                 goal.ambitious = abs(goal.required_monthly_change) > (

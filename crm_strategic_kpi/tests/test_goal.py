@@ -2,7 +2,7 @@ from datetime import date
 
 from freezegun import freeze_time
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import KpiCommon
@@ -242,5 +242,5 @@ class TestSmartGoals(KpiCommon):
         theirs = self.goal(kpi_id=self.kpi["won_count"].id, user_id=self.user2.id)
         mine.name = "Mine"
         self.assertEqual(theirs.with_user(self.user1).name, "Goal")  # readable
-        with self.assertRaises(Exception):
+        with self.assertRaises(AccessError):
             theirs.with_user(self.user1).name = "Not mine"
