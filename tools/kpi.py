@@ -300,12 +300,16 @@ def addons_path():
 
 
 def optional_addon_available(dependency):
-    rc = subprocess.call(
-        [sys.executable, "-c", f"import odoo.addons.{dependency}"],
-        cwd="/",
-        stderr=subprocess.DEVNULL,
+    """Whether an addon (e.g. a pip-installed OCA one) is on the path; found
+    without importing it, as Odoo's other addons are not importable here."""
+    probe = (
+        "import importlib.util, sys; "
+        f"sys.exit(0 if importlib.util.find_spec('odoo.addons.{dependency}') else 1)"
     )
-    return rc == 0
+    rc = subprocess.call(
+        [sys.executable, "-c", probe], cwd="/", stderr=subprocess.DEVNULL
+    )
+    return rc == 0 or (Path(addons_path().split(",")[-1]) / dependency).is_dir()
 
 
 def our_addons():

@@ -148,7 +148,10 @@ class CrmKpiFeedbackRequest(models.Model):
             "res_model": origin._name,
             "res_id": origin.id,
             "user_id": origin.user_id.id,
-            "team_id": origin.team_id.id if "team_id" in origin else False,
+            # tickets have helpdesk teams, not sales teams
+            "team_id": origin.team_id.id
+            if "team_id" in origin and origin.team_id._name == "crm.team"
+            else False,
             "expires_at": fields.Datetime.now()
             + timedelta(days=company.kpi_feedback_validity_days),
         }
@@ -210,17 +213,23 @@ class CrmKpiFeedbackRequest(models.Model):
         leads = self.env["crm.lead"].browse(r[0] for r in self.env.cr.fetchall())
         return self._send_requests(leads, "nps")
 
-    def _send_requests(self, origins, kind):
-        """Create and e-mail one request per origin record whose customer was
-        not asked within the interval. Returns the requests sent."""
-        asked = self._recently_asked(origins.partner_id, kind)
+    def _send_requests(self, origins, kind, once_per_interval=True):
+        """Create and e-mail one request per origin record; with
+        ``once_per_interval``, only to customers not asked for ``kind`` within
+        their company's interval. Returns the requests sent."""
+        asked = (
+            self._recently_asked(origins.partner_id, kind)
+            if once_per_interval
+            else self.env["res.partner"]
+        )
         template = self.env.ref(f"crm_strategic_kpi.mail_template_feedback_{kind}")
         requests = self.browse()
         for origin in origins:
             partner = origin.partner_id
             if partner.commercial_partner_id in asked:
                 continue
-            asked |= partner.commercial_partner_id
+            if once_per_interval:
+                asked |= partner.commercial_partner_id
             requests |= self.sudo().create(
                 self._prepare_request_values(origin, partner, kind)
             )
