@@ -29,10 +29,20 @@
         "views/crm_kpi_lifecycle_event_views.xml",
         "views/crm_kpi_goal_views.xml",
         "views/crm_lead_views.xml",
+        "views/crm_kpi_report_wizard_views.xml",
+        "views/crm_kpi_overview_views.xml",
         "views/res_partner_views.xml",
         "views/utm_source_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_strategic_kpi_menus.xml",
     ],
     "demo": ["demo/crm_kpi_goal_demo.xml"],
+    "assets": {
+        "web.assets_backend": [
+            "crm_strategic_kpi/static/src/overview/*",
+        ],
+        "web.assets_tests": [
+            "crm_strategic_kpi/static/tests/tours/*",
+        ],
+    },
 }

@@ -16,3 +16,4 @@ from . import crm_kpi_goal
 from . import crm_lead
 from . import res_partner
 from . import res_users
+from . import crm_kpi_overview

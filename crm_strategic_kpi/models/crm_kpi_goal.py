@@ -121,9 +121,19 @@ class CrmKpiGoal(models.Model):
         help="Why this KPI serves the objective when the objective does not list it."
     )
     kpi_in_objective = fields.Boolean(compute="_compute_smart")
-    # Time-bound
-    date_start = fields.Date(tracking=True)
-    date_deadline = fields.Date(string="Deadline", tracking=True)
+    # Time-bound (by default the current month and the two after it)
+    date_start = fields.Date(
+        tracking=True,
+        default=lambda self: fields.Date.context_today(self).replace(day=1),
+    )
+    date_deadline = fields.Date(
+        string="Deadline",
+        tracking=True,
+        default=lambda self: (
+            fields.Date.context_today(self).replace(day=1)
+            + relativedelta(months=3, days=-1)
+        ),
+    )
     # State and live figures
     state = fields.Selection(
         selection=STATES, required=True, default="draft", tracking=True, copy=False

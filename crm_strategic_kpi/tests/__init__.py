@@ -3,3 +3,4 @@ from . import test_kpi_engine
 from . import test_customer_intelligence
 from . import test_feedback_request
 from . import test_goal
+from . import test_overview

@@ -104,7 +104,14 @@ class TestSmartGoals(KpiCommon):
         self.assertTrue(goal.ambitious)
 
     def test_not_smart_is_refused_with_every_criterion(self):
-        goal = self.env["crm.kpi.goal"].create({"name": "Vague", "user_id": False})
+        goal = self.env["crm.kpi.goal"].create(
+            {
+                "name": "Vague",
+                "user_id": False,
+                "date_start": False,
+                "date_deadline": False,
+            }
+        )
         with self.assertRaises(UserError) as caught:
             goal.action_start()
         message = str(caught.exception)

@@ -1,0 +1,133 @@
+import { registry } from "@web/core/registry";
+
+registry.category("web_tour.tours").add("crm_strategic_kpi_overview_tour", {
+    steps: () => [
+        {
+            content: "The overview shows the favourite KPIs as cards",
+            trigger: ".o_kpi_overview .o_kpi_card[data-kpi='won_revenue']",
+        },
+        {
+            content: "Look at the whole year",
+            trigger: ".o_kpi_period_year",
+            run: "click",
+        },
+        {
+            content: "This year's won revenue: 3000 + 500 + 3000",
+            trigger: ".o_kpi_card[data-kpi='won_revenue'] .o_kpi_value:contains(6,500)",
+        },
+        {
+            content: "The win rate card has a value too",
+            trigger: ".o_kpi_card[data-kpi='close_rate'] .o_kpi_value:contains(%)",
+        },
+        {
+            content: "A card opens its KPI analysis",
+            trigger: ".o_kpi_card[data-kpi='close_rate']",
+            run: "click",
+        },
+        {
+            content: "The KPI over the months, as a graph",
+            trigger: ".o_graph_renderer canvas",
+        },
+        {
+            content: "Switch to the pivot",
+            trigger: ".o_switch_view.o_pivot",
+            run: "click",
+        },
+        {
+            content: "The pivot shows the win rate",
+            trigger: ".o_pivot table:contains(Win rate)",
+        },
+        {
+            content: "Back to the graph",
+            trigger: ".o_switch_view.o_graph",
+            run: "click",
+        },
+        {
+            trigger: ".o_graph_renderer canvas",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("crm_strategic_kpi_goal_tour", {
+    steps: () => [
+        {
+            content: "Create a goal",
+            trigger: ".o-kanban-button-new",
+            run: "click",
+        },
+        {
+            trigger: ".o_field_widget[name=name] input",
+            run: "edit Win more deals",
+        },
+        {
+            content: "Not SMART yet: the checklist is grey",
+            trigger: "span.badge:not(.text-bg-success):contains(Achievable)",
+        },
+        {
+            trigger: ".o_field_widget[name=kpi_id] input",
+            run: "edit Win rate",
+        },
+        {
+            trigger: ".o-autocomplete--dropdown-item a:contains(Win rate)",
+            run: "click",
+        },
+        {
+            trigger: ".o_field_widget[name=baseline_value] input",
+            run: "edit 50",
+        },
+        {
+            trigger: ".o_field_widget[name=target_value] input",
+            run: "edit 60",
+        },
+        {
+            trigger: ".o_field_widget[name=objective_id] input",
+            run: "edit Sell more",
+        },
+        {
+            trigger: ".o-autocomplete--dropdown-item a:contains(Sell more)",
+            run: "click",
+        },
+        {
+            trigger: ".o_field_widget[name=achievable_note] textarea",
+            run: "edit Two more offers a week per salesperson.",
+        },
+        {
+            trigger: ".o_field_widget[name=description] .odoo-editor-editable",
+            run: "editor Call every open opportunity within a week.",
+        },
+        {
+            content: "Every criterion is met",
+            trigger: "span.badge.text-bg-success:contains(Achievable)",
+        },
+        {
+            trigger: "button[name=action_start]",
+            run: "click",
+        },
+        {
+            content: "The goal runs",
+            trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Running)",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("crm_strategic_kpi_feedback_tour", {
+    steps: () => [
+        {
+            content: "The answer is recorded",
+            trigger: "p.lead:contains(Thank you)",
+        },
+        {
+            trigger: "textarea[name=comment]",
+            run: "edit Schnell und freundlich",
+        },
+        {
+            trigger: "button[type=submit]",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "The comment is saved",
+            trigger: "p.lead:contains(comment)",
+        },
+    ],
+});
