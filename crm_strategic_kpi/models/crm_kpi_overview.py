@@ -121,6 +121,8 @@ class CrmKpiValue(models.Model):
             ),
             "cards": cards,
             "companies": [[c.id, c.name] for c in companies],
-            "teams": self.env["crm.team"].search_read([], ["name"]),
-            "segments": self.env["crm.kpi.segment"].search_read([], ["name"]),
+            "teams": self.env["crm.team"].search_read([], ["name"], limit=200),
+            "segments": self.env["crm.kpi.segment"].search_read(
+                [], ["name"], limit=200
+            ),
         }
