@@ -4,3 +4,4 @@ from . import test_customer_intelligence
 from . import test_feedback_request
 from . import test_goal
 from . import test_overview
+from . import test_security
