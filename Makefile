@@ -13,6 +13,9 @@ test:  ## run every test on a throwaway database; ends with "N passed, N failed"
 bench:  ## benchmark the KPI engine on the large generated dataset
 	$(PYTHON) tools/kpi.py bench
 
+screenshots:  ## render the overview, pivot, graph and goal form of the demo into docs/
+	$(PYTHON) tools/kpi.py screenshots
+
 check:  ## tell whether Odoo 19.0 is available
 	$(PYTHON) tools/kpi.py check
 

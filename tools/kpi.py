@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,71 +345,106 @@ def _odoo(params, *extra, command=None, check=True, **kw):
     return subprocess.run(cmd, check=check, **kw)
 
 
+def _prepare_demo(params, size):
+    """Create (or update) the demo database with the sample dataset."""
+    if not database_has_module(params, DEMO_DB, "crm_strategic_kpi"):
+        say(f"creating database {DEMO_DB} with Odoo's demo data and the addon")
+        _odoo(
+            params,
+            "-d",
+            DEMO_DB,
+            "-i",
+            ",".join(our_addons()),
+            "--with-demo",
+            "--stop-after-init",
+            "--log-level=warn",
+        )
+        say(f"loading the sample dataset (size {size})")
+        _odoo(params, "-d", DEMO_DB, "--size", size, command="kpi_populate")
+        say("computing the strategic KPIs and starting the demo goals")
+        _odoo(params, "-d", DEMO_DB, "--start-goals", command="kpi_recompute")
+    else:
+        say(f"reusing database {DEMO_DB}; updating the addons")
+        _odoo(
+            params,
+            "-d",
+            DEMO_DB,
+            "-u",
+            ",".join(our_addons()),
+            "--stop-after-init",
+            "--log-level=warn",
+        )
+
+
+def _server(params, port):
+    return subprocess.Popen(
+        [
+            *odoo_command(),
+            f"--addons-path={addons_path()}",
+            *db_args(params),
+            "-d",
+            DEMO_DB,
+            "--db-filter",
+            f"^{DEMO_DB}$",
+            "--http-interface",
+            "127.0.0.1",
+            "--http-port",
+            str(port),
+        ]
+    )
+
+
+def _stop(proc):
+    proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(30)
+    if proc.poll() is None:
+        proc.kill()
+
+
 def cmd_demo(args):
     odoo_command()
     params, started = ensure_postgres()
     try:
-        if not database_has_module(params, DEMO_DB, "crm_strategic_kpi"):
-            say(f"creating database {DEMO_DB} with Odoo's demo data and the addon")
-            _odoo(
-                params,
-                "-d",
-                DEMO_DB,
-                "-i",
-                ",".join(our_addons()),
-                "--with-demo",
-                "--stop-after-init",
-                "--log-level=warn",
-            )
-            say(f"loading the sample dataset (size {args.size})")
-            _odoo(
-                params,
-                "-d",
-                DEMO_DB,
-                "--size",
-                args.size,
-                command="kpi_populate",
-            )
-            say("computing the strategic KPIs")
-            _odoo(params, "-d", DEMO_DB, command="kpi_recompute")
-        else:
-            say(f"reusing database {DEMO_DB}; updating the addon")
-            _odoo(
-                params,
-                "-d",
-                DEMO_DB,
-                "-u",
-                ",".join(our_addons()),
-                "--stop-after-init",
-                "--log-level=warn",
-            )
-        say("Odoo is starting on http://127.0.0.1:8069  (login admin / admin)")
+        _prepare_demo(params, args.size)
+        say(f"Odoo is starting on http://127.0.0.1:{args.port}  (login admin / admin)")
         say("Ctrl-C stops Odoo" + (" and the private cluster" if started else ""))
-        proc = subprocess.Popen(
-            [
-                *odoo_command(),
-                "--addons-path",
-                addons_path(),
-                *db_args(params),
-                "-d",
-                DEMO_DB,
-                "--db-filter",
-                f"^{DEMO_DB}$",
-                "--http-interface",
-                "127.0.0.1",
-                "--http-port",
-                str(args.port),
-            ]
-        )
+        proc = _server(params, args.port)
         try:
             proc.wait()
         except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(30)
-            if proc.poll() is None:
-                proc.kill()
+            _stop(proc)
     finally:
+        if started:
+            stop_private_cluster()
+    return 0
+
+
+def cmd_screenshots(args):
+    """Render the overview, pivot, graph and goal form of the demo into docs/."""
+    import urllib.request  # noqa: PLC0415
+
+    odoo_command()
+    params, started = ensure_postgres()
+    port = _free_port()
+    proc = None
+    try:
+        _prepare_demo(params, args.size)
+        proc = _server(params, port)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(base + "/web/login", timeout=5)
+                break
+            time.sleep(1)
+        sys.path.insert(0, str(ROOT / "tools"))
+        from screenshots import capture  # noqa: PLC0415
+
+        for path in capture(base, DEMO_DB, ROOT / "docs"):
+            say(f"wrote {path.relative_to(ROOT)}")
+    finally:
+        if proc:
+            _stop(proc)
         if started:
             stop_private_cluster()
     return 0
@@ -582,6 +618,8 @@ def main(argv=None):
         "--size", default="large", choices=["small", "medium", "large"]
     )
     p_bench.add_argument("--database", default="kpi_bench")
+    p_shots = sub.add_parser("screenshots", help="render screenshots into docs/")
+    p_shots.add_argument("--size", default="small", choices=["small", "medium"])
     p_pg = sub.add_parser("pg", help="start or stop the private cluster")
     p_pg.add_argument("action", choices=["start", "stop"])
     args = parser.parse_args(argv)
@@ -590,6 +628,7 @@ def main(argv=None):
         "demo": cmd_demo,
         "test": cmd_test,
         "bench": cmd_bench,
+        "screenshots": cmd_screenshots,
         "pg": cmd_pg,
     }[args.command]
     try:

@@ -30,6 +30,12 @@ class KpiRecompute(Command):
         group.add_option("--from", dest="kpi_from", help="first month (a date)")
         group.add_option("--to", dest="kpi_to", help="last month (a date)")
         group.add_option("--kpi", dest="kpi_codes", help="comma-separated KPI codes")
+        group.add_option(
+            "--start-goals",
+            dest="start_goals",
+            action="store_true",
+            help="then start the draft goals that are SMART (the demo's)",
+        )
         parser.add_option_group(group)
         opt = config.parse_config([*cmdargs, "--no-http"], setup_logging=True)
         dbnames = config["db_name"]
@@ -43,6 +49,14 @@ class KpiRecompute(Command):
                 date_to=opt.kpi_to,
                 kpi_codes=opt.kpi_codes.split(",") if opt.kpi_codes else None,
             )
+            env["res.partner"]._cron_refresh_customers()
+            if opt.start_goals:
+                for goal in env["crm.kpi.goal"].search([("state", "=", "draft")]):
+                    if not goal._get_missing_criteria():
+                        goal._capture_baseline()
+                        if goal.has_baseline:
+                            goal.action_start()
+            env["crm.kpi.goal"]._cron_update_goals()
             cr.commit()
         rows = sum(summary["rows"].values())
         print(
