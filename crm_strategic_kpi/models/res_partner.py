@@ -76,7 +76,7 @@ class ResPartner(models.Model):
     # Forecast
     next_purchase_date = fields.Date(readonly=True, copy=False)
     churn_risk = fields.Selection(
-        selection=[("low", "Low"), ("medium", "Medium"), ("high", "High")],
+        selection=[("low", "Low"), ("medium", "Moderate"), ("high", "High")],
         readonly=True,
         copy=False,
     )
