@@ -35,6 +35,7 @@
         "views/utm_source_views.xml",
         "views/res_config_settings_views.xml",
         "views/crm_strategic_kpi_menus.xml",
+        "views/crm_kpi_report_wizard_menus.xml",
     ],
     "demo": ["demo/crm_kpi_goal_demo.xml"],
     "assets": {

@@ -5,3 +5,4 @@ from . import test_feedback_request
 from . import test_goal
 from . import test_overview
 from . import test_security
+from . import test_report

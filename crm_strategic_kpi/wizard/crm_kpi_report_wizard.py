@@ -1,3 +1,4 @@
+import base64
 import io
 import re
 from collections import defaultdict
@@ -71,13 +72,13 @@ class CrmKpiReportWizard(models.TransientModel):
     date_from = fields.Date(
         string="From",
         required=True,
-        default=_default_date_from,
+        default=lambda self: self._default_date_from(),
         help="The report starts with the month of this day.",
     )
     date_to = fields.Date(
         string="To",
         required=True,
-        default=_default_date_to,
+        default=lambda self: self._default_date_to(),
         help="The report ends with the month of this day.",
     )
     # Scope
@@ -142,7 +143,7 @@ class CrmKpiReportWizard(models.TransientModel):
         self.ensure_one()
         self.write(
             {
-                "report_file": self._generate_xlsx(),
+                "report_file": base64.b64encode(self._generate_xlsx()),
                 "report_filename": self._get_report_filename(),
             }
         )
@@ -242,6 +243,8 @@ class CrmKpiReportWizard(models.TransientModel):
     def _generate_xlsx(self):
         """The report as the bytes of an .xlsx file."""
         self.ensure_one()
+        # the multi-company rules read the active companies: make the report's
+        # one of them (with_company refuses a company the user may not access)
         self = self.with_company(self.company_id)
         kpis = self._get_kpis()
         output = io.BytesIO()
@@ -279,10 +282,10 @@ class CrmKpiReportWizard(models.TransientModel):
             return UNIT_FORMATS.get(unit, "#,##0.00")
         currency = self.company_id.currency_id
         number = "#,##0" + ("." + "0" * currency.decimal_places if currency else "")
-        symbol = '"{}"'.format((currency.symbol or "").replace('"', ""))
+        symbol = (currency.symbol or "").replace('"', "")
         if currency.position == "before":
-            return f"{symbol}{number}"
-        return f'{number}" "{symbol}'
+            return f'"{symbol} "{number}'
+        return f'{number}" {symbol}"'
 
     def _get_xlsx_styles(self, workbook):
         """The cell formats of the report, by name; ``unit:<unit>`` for the
@@ -346,9 +349,7 @@ class CrmKpiReportWizard(models.TransientModel):
 
     def _get_status_labels(self):
         return dict(
-            self.env["crm.kpi.goal"]._fields["status"]._description_selection(
-                self.env
-            )
+            self.env["crm.kpi.goal"]._fields["status"]._description_selection(self.env)
         )
 
     def _write_status(self, sheet, styles, row, col, status):
@@ -465,7 +466,9 @@ class CrmKpiReportWizard(models.TransientModel):
                 sheet.write_string(row, 1, label, styles["indent"])
                 for col, month in enumerate(months, first_col):
                     value = self._get_kpi_value(kpi, details.get((kpi.id, month, dim)))
-                    self._write_value(sheet, row, col, value, styles[f"unit:{kpi.unit}"])
+                    self._write_value(
+                        sheet, row, col, value, styles[f"unit:{kpi.unit}"]
+                    )
                 row += 1
             charts.append(
                 self._make_chart(workbook, sheet, kpi, series, first_col, last_col)
@@ -487,7 +490,7 @@ class CrmKpiReportWizard(models.TransientModel):
         ``sheet`` over the month columns."""
         chart = workbook.add_chart({"type": "line"})
         name = sheet.get_name()
-        label_col = 1 if len(series) > 1 or first_col > 1 else 0
+        label_col = first_col - 1
         for row, _label in series:
             chart.add_series(
                 {
@@ -500,9 +503,7 @@ class CrmKpiReportWizard(models.TransientModel):
         chart.set_title({"name": kpi.name, "name_font": {"size": 11}})
         chart.set_x_axis({"num_format": MONTH_FORMAT})
         chart.set_y_axis({"num_format": self._get_number_format(kpi.unit)})
-        chart.set_legend(
-            {"position": "bottom"} if len(series) > 1 else {"none": True}
-        )
+        chart.set_legend({"position": "bottom"} if len(series) > 1 else {"none": True})
         chart.show_blanks_as("gap")
         chart.set_size({"width": CHART_WIDTH, "height": CHART_HEIGHT})
         return chart
@@ -653,9 +654,7 @@ class CrmKpiReportWizard(models.TransientModel):
                 ("email", "!=", False),
             ]
         )
-        date_to = month_start(fields.Date.context_today(self)) - relativedelta(
-            months=1
-        )
+        date_to = month_start(fields.Date.context_today(self)) - relativedelta(months=1)
         mails = self.env["mail.mail"]
         for company, users in managers.grouped("company_id").items():
             mails |= self._send_report(company, users, date_to)
