@@ -34,3 +34,4 @@ lint: $(LINT_VENV)/bin/ruff  ## ruff, ruff format --check and pylint-odoo
 	$(LINT_VENV)/bin/ruff format --check .
 	$(LINT_VENV)/bin/pylint --rcfile=.pylintrc --load-plugins=pylint_odoo \
 		--disable=all --enable=odoolint $(wildcard crm_strategic_kpi*/)
+	$(PYTHON) tools/i18n_merge.py --check --dry-run
