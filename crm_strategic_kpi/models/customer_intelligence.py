@@ -10,6 +10,8 @@ from dateutil.relativedelta import relativedelta
 
 from odoo.tools import SQL
 
+from .revenue import deal_revenue
+
 LIFECYCLE_STAGES = [
     ("prospect", "Prospect"),
     ("lead", "Lead"),
@@ -124,7 +126,7 @@ class CustomerIntelligence:
                 SELECT p.commercial_partner_id AS cp,
                        COALESCE(l.company_id, t.company_id, %(main)s) AS company_id,
                        l.date_closed::date AS day,
-                       COALESCE(l.expected_revenue, 0) AS revenue
+                       %(revenue)s AS revenue
                   FROM crm_lead l
                   JOIN res_partner p ON p.id = l.partner_id
                   LEFT JOIN crm_team t ON t.id = l.team_id
@@ -133,6 +135,7 @@ class CustomerIntelligence:
                 """,
                 main=self.main_company_id,
                 scope=self._scope(SQL("p.commercial_partner_id")),
+                revenue=deal_revenue("l"),
             )
         )
         self.cr.execute("CREATE INDEX ON kpi_tmp_cust_won (cp)")

@@ -21,6 +21,7 @@ from functools import partial
 from odoo.tools import SQL
 
 from .customer_intelligence import LIFECYCLE_STAGES
+from .revenue import deal_revenue
 
 _logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class KpiEngine:
                        date_trunc('month', %(closed)s)::date AS closed_month,
                        (l.date_conversion IS NOT NULL OR l.won_status = 'won')
                            AS converted,
-                       COALESCE(l.expected_revenue, 0)::numeric AS revenue,
+                       %(revenue)s AS revenue,
                        (l.kpi_referrer_id IS NOT NULL
                         OR COALESCE(src.kpi_is_referral, FALSE)) AS referral,
                        COALESCE(
@@ -168,6 +169,7 @@ class KpiEngine:
                 created=created,
                 closed=closed,
                 main=self.main_company_id,
+                revenue=deal_revenue("l"),
             )
         )
         self.cr.execute("CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead")
