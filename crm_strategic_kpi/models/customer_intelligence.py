@@ -138,7 +138,9 @@ class CustomerIntelligence:
                 revenue=deal_revenue("l"),
             )
         )
-        self.cr.execute("CREATE INDEX ON kpi_tmp_cust_won (cp)")
+        self.cr.execute(
+            "CREATE INDEX ON kpi_tmp_cust_won (cp); ANALYZE kpi_tmp_cust_won"
+        )
 
     def refresh_nps(self):
         self.cr.execute(
@@ -170,21 +172,33 @@ class CustomerIntelligence:
     def refresh_lifecycle(self):
         """Classify every commercial partner, record the changes as events."""
         self.cr.execute("DROP TABLE IF EXISTS kpi_tmp_stage")
+        self.cr.execute("DROP TABLE IF EXISTS kpi_tmp_cps")
+        # the customers to classify, as an indexed table: a CTE referenced
+        # twice would be materialised without statistics
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_cps AS
+                SELECT p.id, COALESCE(p.company_id, %(main)s) AS company_id,
+                       p.lifecycle_stage AS old_stage, p.nps_category
+                  FROM res_partner p
+                 WHERE p.id = p.commercial_partner_id AND p.active
+                   AND NOT EXISTS (SELECT 1 FROM res_users u
+                                    WHERE u.partner_id = p.id)
+                   AND NOT EXISTS (SELECT 1 FROM res_company rc
+                                    WHERE rc.partner_id = p.id)
+                   AND %(scope)s
+                """,
+                main=self.main_company_id,
+                scope=self._scope(SQL("p.id")),
+            )
+        )
+        self.cr.execute("CREATE UNIQUE INDEX ON kpi_tmp_cps (id); ANALYZE kpi_tmp_cps")
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_stage AS
-                WITH cps AS (
-                    SELECT p.id, COALESCE(p.company_id, %(main)s) AS company_id,
-                           p.lifecycle_stage AS old_stage, p.nps_category
-                      FROM res_partner p
-                     WHERE p.id = p.commercial_partner_id AND p.active
-                       AND NOT EXISTS (SELECT 1 FROM res_users u
-                                        WHERE u.partner_id = p.id)
-                       AND NOT EXISTS (SELECT 1 FROM res_company rc
-                                        WHERE rc.partner_id = p.id)
-                       AND %(scope)s
-                ), won AS (
+                WITH won AS (
                     SELECT w.cp, w.day,
                            w.day - LAG(w.day) OVER (PARTITION BY w.cp
                                                     ORDER BY w.day) AS gap
@@ -195,7 +209,7 @@ class CustomerIntelligence:
                            MAX(won.day) FILTER (WHERE won.gap > co.kpi_churn_days)
                                AS last_return
                       FROM won
-                      JOIN cps ON cps.id = won.cp
+                      JOIN kpi_tmp_cps cps ON cps.id = won.cp
                       JOIN res_company co ON co.id = cps.company_id
                      GROUP BY won.cp
                 ), open AS (
@@ -204,13 +218,13 @@ class CustomerIntelligence:
                            bool_or(l.type = 'lead') AS lead
                       FROM crm_lead l
                       JOIN res_partner p ON p.id = l.partner_id
-                     WHERE l.active AND l.won_status = 'pending'
+                     WHERE l.active AND l.won_status = 'pending' AND %(open_scope)s
                      GROUP BY p.commercial_partner_id
                 ), referrers AS (
                     SELECT DISTINCT rp.commercial_partner_id AS cp
                       FROM crm_lead l
                       JOIN res_partner rp ON rp.id = l.kpi_referrer_id
-                     WHERE l.won_status = 'won'
+                     WHERE l.won_status = 'won' AND %(ref_scope)s
                 ), classified AS (
                     SELECT cps.id AS partner_id, cps.company_id, cps.old_stage,
                       CASE
@@ -246,7 +260,7 @@ class CustomerIntelligence:
                         WHEN r.cp IS NOT NULL THEN 'referral'
                         ELSE 'recent_deal'
                       END AS reason
-                      FROM cps
+                      FROM kpi_tmp_cps cps
                       JOIN res_company co ON co.id = cps.company_id
                       LEFT JOIN agg a ON a.cp = cps.id
                       LEFT JOIN open o ON o.cp = cps.id
@@ -255,11 +269,12 @@ class CustomerIntelligence:
                 SELECT * FROM classified
                  WHERE stage IS DISTINCT FROM old_stage
                 """,
-                main=self.main_company_id,
-                scope=self._scope(SQL("p.id")),
                 today=self.today,
+                open_scope=self._scope(SQL("p.commercial_partner_id")),
+                ref_scope=self._scope(SQL("rp.commercial_partner_id")),
             )
         )
+        self.cr.execute("DROP TABLE kpi_tmp_cps")
         self.cr.execute(
             SQL(
                 """
