@@ -540,3 +540,27 @@ class TestKpiInput(KpiCommon):
             self.company.kpi_churn_days = 20
         with self.assertRaises(ValidationError):
             self.env["crm.kpi.cost"].create({"category": "sales", "amount": -5})
+
+
+@tagged("post_install", "-at_install")
+class TestLoginCounter(KpiCommon):
+    def test_logins_are_counted_per_user_and_day(self):
+        user = self.user1.with_user(self.user1)
+        with freeze_time("2026-05-04 09:00:00"):
+            user._update_last_login()
+            user._update_last_login()
+        with freeze_time("2026-05-05 09:00:00"):
+            user._update_last_login()
+        rows = self.env["crm.kpi.user.login"].search(
+            [("user_id", "=", self.user1.id), ("day", ">=", date(2026, 5, 1))],
+            order="day",
+        )
+        self.assertEqual(
+            [(r.day, r.count) for r in rows],
+            [(date(2026, 5, 4), 2), (date(2026, 5, 5), 1)],
+        )
+        self.recompute(kpi_codes=["logins_per_user"], date_to=date(2026, 5, 1))
+        # May: 3 logins of one user
+        self.assertEqual(
+            self.month_value("logins_per_user", date(2026, 5, 1)), (3, 1, 3)
+        )
