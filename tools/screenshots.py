@@ -123,9 +123,11 @@ def capture(base, database, out_dir, login="admin", password="admin"):
             url=base,
         )
         written = []
+        wait = 30  # the first page also builds the asset bundles
         for name, path in PAGES:
             chrome.send("Page.navigate", url=base + path.format(goal_id=goal_id))
-            time.sleep(6)  # let the web client load, fetch and render
+            time.sleep(wait)  # let the web client load, fetch and render
+            wait = 6
             data = chrome.send("Page.captureScreenshot", format="png")["data"]
             target = out_dir / f"{name}.png"
             target.write_bytes(base64.b64decode(data))
