@@ -341,7 +341,7 @@ def _odoo(params, *extra, command=None, check=True, **kw):
     cmd = [*odoo_command(), f"--addons-path={addons_path()}"]
     if command:
         cmd.append(command)
-    cmd += [*db_args(params), *extra]
+    cmd += [*db_args(params), "--http-interface=127.0.0.1", *extra]
     return subprocess.run(cmd, check=check, **kw)
 
 

@@ -98,7 +98,7 @@ class KpiBench(Command):
             "--changed-share",
             dest="changed_share",
             type="float",
-            default=0.01,
+            my_default=0.01,
             help="share of leads changed before the incremental run (default 0.01)",
         )
         parser.add_option_group(group)
