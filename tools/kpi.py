@@ -286,17 +286,17 @@ def addons_path():
             [
                 sys.executable,
                 "-c",
-                "import odoo, os; print(os.path.join(os.path.dirname("
-                "list(odoo.__path__)[0]), 'addons'))",
+                "import odoo, os; print('\\n'.join(os.path.join("
+                "os.path.dirname(p), 'addons') for p in odoo.__path__))",
             ],
             capture_output=True,
             text=True,
             cwd="/",
             check=True,
         )
-        candidate = Path(out.stdout.strip())
-        if candidate.is_dir():
-            paths.append(str(candidate))
+        # odoo is a namespace: the source tree's addons sit beside one of its
+        # folders (pip-installed OCA addons add another, without one)
+        paths += [p for p in out.stdout.split() if Path(p).is_dir()]
     return ",".join(paths)
 
 

@@ -110,7 +110,7 @@ class KpiBench(Command):
         with registry.cursor() as cr:
             env = api.Environment(cr, api.SUPERUSER_ID, {})
             try:
-                self._bench(env, opt.changed_share)
+                self._bench(env, opt.changed_share or 0.01)
             finally:
                 cr.rollback()
 
