@@ -276,6 +276,9 @@ class CustomerIntelligence:
         )
         self.cr.execute("DROP TABLE kpi_tmp_cps")
         self.cr.execute(
+            "CREATE INDEX ON kpi_tmp_stage (partner_id); ANALYZE kpi_tmp_stage"
+        )
+        self.cr.execute(
             SQL(
                 """
                 INSERT INTO crm_kpi_lifecycle_event (
@@ -283,13 +286,15 @@ class CustomerIntelligence:
                     days_in_from_stage, create_uid, write_uid, create_date,
                     write_date)
                 SELECT s.partner_id, s.company_id, s.old_stage, s.stage,
-                       %(today)s, s.reason,
-                       %(today)s - (SELECT MAX(e.date)
-                                      FROM crm_kpi_lifecycle_event e
-                                     WHERE e.partner_id = s.partner_id),
+                       %(today)s, s.reason, %(today)s - last.day,
                        %(uid)s, %(uid)s, now() AT TIME ZONE 'UTC',
                        now() AT TIME ZONE 'UTC'
                   FROM kpi_tmp_stage s
+                  LEFT JOIN (SELECT e.partner_id, MAX(e.date) AS day
+                               FROM crm_kpi_lifecycle_event e
+                               JOIN kpi_tmp_stage st ON st.partner_id = e.partner_id
+                              GROUP BY e.partner_id) last
+                    ON last.partner_id = s.partner_id
                 """,
                 today=self.today,
                 uid=self.env.uid,

@@ -157,8 +157,8 @@ def populate(
     if not force and params.get_param(MARKER):
         raise PopulateError(
             f"This database already holds a generated dataset "
-            f"({params.get_param(MARKER)}). Use a new database, or force a "
-            f"second dataset on top of it."
+            f"({params.get_param(MARKER)}). Use a new database, or add a second "
+            f"dataset on top of it with --force."
         )
     ctx = PopulateContext(
         env, size=size, seed=seed, method=method, now=now, **overrides

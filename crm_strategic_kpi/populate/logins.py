@@ -14,7 +14,7 @@ def plan_logins(ctx):
             # a personal habit, and two to three weeks of holidays a year
             habit = rng.uniform(1.2, 3.5)
             holidays = set()
-            for year in {month.year for month in ctx.months}:
+            for year in sorted({month.year for month in ctx.months}):
                 start = ctx.start_month.replace(year=year, month=1, day=1) + timedelta(
                     days=rng.choice((180, 190, 200, 210))
                 )

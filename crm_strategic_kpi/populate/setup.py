@@ -146,26 +146,31 @@ def populate_companies(ctx):
     if admin and swiss not in admin.company_ids:
         admin.company_ids = [Command.link(swiss.id)]
 
-    # one CHF rate per month, drifting slightly: enough for conversions
+    # a rate per month, drifting slightly: CHF for the main company, EUR for
+    # the Swiss one
     rates = env["res.currency.rate"]
-    existing = set(
-        rates.search(
-            [("currency_id", "=", chf.id), ("company_id", "=", main.id)]
-        ).mapped("name")
-    )
+    existing = {
+        (rate.company_id.id, rate.currency_id.id, rate.name)
+        for rate in rates.search([("company_id", "in", (main | swiss).ids)])
+    }
     rng = ctx.rng("currency")
-    rates.create(
-        [
-            {
-                "name": month,
-                "currency_id": chf.id,
-                "company_id": main.id,
-                "rate": round(CHF_PER_EUR + rng.uniform(-0.03, 0.03), 4),
-            }
-            for month in ctx.months
-            if month not in existing
-        ]
-    )
+    values = []
+    for month in ctx.months:
+        chf_per_eur = round(CHF_PER_EUR + rng.uniform(-0.03, 0.03), 4)
+        for company, currency, rate in (
+            (main, chf, chf_per_eur),
+            (swiss, eur, round(1 / chf_per_eur, 6)),
+        ):
+            if (company.id, currency.id, month) not in existing:
+                values.append(
+                    {
+                        "name": month,
+                        "currency_id": currency.id,
+                        "company_id": company.id,
+                        "rate": rate,
+                    }
+                )
+    rates.create(values)
     ctx.ref.update(
         company={"main": main, "ch": swiss},
         countries=countries,
@@ -180,7 +185,8 @@ def populate_users(ctx):
     companies = ctx.ref["company"]
     salesman = env.ref("sales_team.group_sale_salesman")
     all_leads = env.ref("sales_team.group_sale_salesman_all_leads")
-    Users = env["res.users"].with_context(no_reset_password=True, tracking_disable=True)
+    # no invitation e-mails to the new salespeople
+    user_env = env(context=dict(env.context, no_reset_password=True))
     teams, members = {}, {}
     people = _salespeople(ctx, sum(ctx.spec["teams"]))
     for (xmlid, team_name, company_key, region), size in zip(
@@ -197,7 +203,7 @@ def populate_users(ctx):
             first, last, login = next(people)
             login = f"{login}@{domain_name}"
             user = ensure_record(
-                Users.env,
+                user_env,
                 f"user_{xmlid}_{index}",
                 "res.users",
                 {
