@@ -226,48 +226,40 @@ class CustomerIntelligence:
                       JOIN res_partner rp ON rp.id = l.kpi_referrer_id
                      WHERE l.won_status = 'won' AND %(ref_scope)s
                 ), classified AS (
+                    -- one decision per customer: (stage, reason)
                     SELECT cps.id AS partner_id, cps.company_id, cps.old_stage,
                       CASE
                         WHEN a.cp IS NULL THEN
-                          CASE WHEN o.opportunity THEN 'opportunity'
-                               WHEN o.lead THEN 'lead' ELSE 'prospect' END
+                          CASE WHEN o.opportunity
+                                 THEN ARRAY['opportunity', 'open_opportunity']
+                               WHEN o.lead THEN ARRAY['lead', 'open_lead']
+                               ELSE ARRAY['prospect', 'no_deal'] END
                         WHEN %(today)s - a.last_won > co.kpi_churn_days
-                          THEN 'churned'
+                          THEN ARRAY['churned', 'no_recent_deal']
                         WHEN a.last_return IS NOT NULL AND %(today)s - a.last_return
-                             <= co.kpi_new_customer_days THEN 'reactivated'
+                             <= co.kpi_new_customer_days
+                          THEN ARRAY['reactivated', 'won_again']
                         WHEN %(today)s - a.first_won <= co.kpi_new_customer_days
-                          THEN 'new_customer'
+                          THEN ARRAY['new_customer', 'first_deal']
                         WHEN %(today)s - a.last_won > co.kpi_at_risk_days
-                             OR cps.nps_category = 'detractor' THEN 'at_risk'
-                        WHEN cps.nps_category = 'promoter' OR r.cp IS NOT NULL
-                          THEN 'advocate'
-                        ELSE 'active'
-                      END AS stage,
-                      CASE
-                        WHEN a.cp IS NULL THEN
-                          CASE WHEN o.opportunity THEN 'open_opportunity'
-                               WHEN o.lead THEN 'open_lead' ELSE 'no_deal' END
-                        WHEN %(today)s - a.last_won > co.kpi_churn_days
-                          THEN 'no_recent_deal'
-                        WHEN a.last_return IS NOT NULL AND %(today)s - a.last_return
-                             <= co.kpi_new_customer_days THEN 'won_again'
-                        WHEN %(today)s - a.first_won <= co.kpi_new_customer_days
-                          THEN 'first_deal'
-                        WHEN %(today)s - a.last_won > co.kpi_at_risk_days
-                          THEN 'no_recent_deal'
-                        WHEN cps.nps_category = 'detractor' THEN 'detractor'
-                        WHEN cps.nps_category = 'promoter' THEN 'promoter'
-                        WHEN r.cp IS NOT NULL THEN 'referral'
-                        ELSE 'recent_deal'
-                      END AS reason
+                          THEN ARRAY['at_risk', 'no_recent_deal']
+                        WHEN cps.nps_category = 'detractor'
+                          THEN ARRAY['at_risk', 'detractor']
+                        WHEN cps.nps_category = 'promoter'
+                          THEN ARRAY['advocate', 'promoter']
+                        WHEN r.cp IS NOT NULL THEN ARRAY['advocate', 'referral']
+                        ELSE ARRAY['active', 'recent_deal']
+                      END AS decision
                       FROM kpi_tmp_cps cps
                       JOIN res_company co ON co.id = cps.company_id
                       LEFT JOIN agg a ON a.cp = cps.id
                       LEFT JOIN open o ON o.cp = cps.id
                       LEFT JOIN referrers r ON r.cp = cps.id
                 )
-                SELECT * FROM classified
-                 WHERE stage IS DISTINCT FROM old_stage
+                SELECT partner_id, company_id, old_stage,
+                       decision[1] AS stage, decision[2] AS reason
+                  FROM classified
+                 WHERE decision[1] IS DISTINCT FROM old_stage
                 """,
                 today=self.today,
                 open_scope=self._scope(SQL("p.commercial_partner_id")),
