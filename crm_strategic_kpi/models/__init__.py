@@ -17,3 +17,4 @@ from . import crm_lead
 from . import res_partner
 from . import res_users
 from . import crm_kpi_overview
+from . import fact_references

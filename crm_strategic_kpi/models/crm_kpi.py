@@ -85,3 +85,10 @@ class CrmKpi(models.Model):
         action["display_name"] = self.name
         action["context"] = {"search_default_groupby_date": 1}
         return action
+
+    @api.model
+    def _kpi_populate_steps(self):
+        """Steps that bridge addons add to the sample-data generator
+        (``odoo kpi_populate``): ``(name, function(ctx))`` pairs, run after the
+        base steps and before ``finalize``."""
+        return []

@@ -35,6 +35,7 @@ DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_
 
 TEMP_TABLES = (
     "kpi_tmp_target",
+    "kpi_tmp_stage_spell",
     "kpi_tmp_lifespan",
     "kpi_tmp_basis",
     "kpi_tmp_customer",
@@ -83,10 +84,29 @@ class KpiEngine:
     def drop(self):
         for table in TEMP_TABLES:
             self.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(table)))
+        self.untune(self.cr)
+
+    @staticmethod
+    def tune(cr):
+        """Planner settings for the engine's statements, until ``untune`` or
+        the end of the transaction. They aggregate whole tables, yet the
+        planner misjudges joins on computed months and companies (by orders
+        of magnitude) and picks nested loops and on-disk sorts: hash joins
+        only, enough memory to aggregate in hash tables, no JIT compilation
+        (it costs more than it saves on statements that run once)."""
+        cr.execute(
+            "SET LOCAL work_mem = '128MB'; SET LOCAL jit = off; "
+            "SET LOCAL enable_nestloop = off"
+        )
+
+    @staticmethod
+    def untune(cr):
+        cr.execute("RESET work_mem; RESET jit; RESET enable_nestloop")
 
     def prepare(self):
         """Build the shared temporary tables (once per run)."""
         self.drop()
+        self.tune(self.cr)
         self._prepare_companies()
         self._prepare_leads()
         self._prepare_messages()
@@ -94,6 +114,7 @@ class KpiEngine:
         self._prepare_customers()
         self._prepare_basis()
         self._prepare_lifespan()
+        self._prepare_stage_spells()
 
     def _prepare_companies(self):
         rows = [
@@ -120,51 +141,74 @@ class KpiEngine:
             self.cr.execute(
                 SQL("INSERT INTO kpi_tmp_company VALUES %s", SQL(", ").join(rows))
             )
+        self.cr.execute("ANALYZE kpi_tmp_company")
 
     def _local(self, column):
         """A UTC timestamp column as the company's local timestamp."""
         return SQL("timezone(co.tz, timezone('UTC', %s))", column)
 
     def _prepare_leads(self):
-        created = self._local(SQL("l.create_date"))
-        closed = self._local(SQL("l.date_closed"))
+        """Leads with their company, customer, local dates and deal type.
+
+        A lead without a deal type is an upsell when its customer has won a
+        deal before it (ordered by closing, else creation date, then id), else
+        new business: compared with the customer's first won deal, which
+        avoids a window over all leads. ``base`` is materialised so that the
+        planner sees its real size when joining partners."""
+        created = self._local(SQL("b.create_date"))
+        closed = self._local(SQL("b.date_closed"))
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_lead AS
-                SELECT l.id, co.id AS company_id, l.team_id, l.user_id,
-                       p.commercial_partner_id AS customer_id,
-                       cp.kpi_segment_id AS segment_id,
-                       l.campaign_id, l.source_id, l.medium_id,
-                       l.type, l.won_status, l.active,
-                       l.create_date, l.date_closed,
+                WITH base AS MATERIALIZED (
+                    SELECT l.id, COALESCE(l.company_id, t.company_id, %(main)s)
+                               AS company_id,
+                           l.team_id, l.user_id,
+                           p.commercial_partner_id AS customer_id,
+                           cp.kpi_segment_id AS segment_id,
+                           l.campaign_id, l.source_id, l.medium_id,
+                           l.type, l.won_status, l.active,
+                           l.create_date, l.date_closed,
+                           (l.date_conversion IS NOT NULL OR l.won_status = 'won')
+                               AS converted,
+                           %(revenue)s AS revenue,
+                           (l.kpi_referrer_id IS NOT NULL
+                            OR COALESCE(src.kpi_is_referral, FALSE)) AS referral,
+                           l.kpi_deal_type,
+                           COALESCE(l.date_closed, l.create_date) AS sort_at
+                      FROM crm_lead l
+                      LEFT JOIN crm_team t ON t.id = l.team_id
+                      LEFT JOIN res_partner p ON p.id = l.partner_id
+                      LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
+                      LEFT JOIN utm_source src ON src.id = l.source_id
+                ), first_won AS (
+                    SELECT DISTINCT ON (company_id, customer_id)
+                           company_id, customer_id, sort_at, id
+                      FROM base
+                     WHERE won_status = 'won' AND customer_id IS NOT NULL
+                     ORDER BY company_id, customer_id, sort_at, id
+                )
+                SELECT b.id, co.id AS company_id, b.team_id, b.user_id,
+                       b.customer_id, b.segment_id,
+                       b.campaign_id, b.source_id, b.medium_id,
+                       b.type, b.won_status, b.active,
+                       b.create_date, b.date_closed,
                        %(created)s AS created_at,
                        %(closed)s AS closed_at,
                        date_trunc('month', %(created)s)::date AS create_month,
                        date_trunc('month', %(closed)s)::date AS closed_month,
-                       (l.date_conversion IS NOT NULL OR l.won_status = 'won')
-                           AS converted,
-                       %(revenue)s AS revenue,
-                       (l.kpi_referrer_id IS NOT NULL
-                        OR COALESCE(src.kpi_is_referral, FALSE)) AS referral,
+                       b.converted, b.revenue, b.referral,
                        COALESCE(
-                           l.kpi_deal_type,
-                           CASE WHEN p.commercial_partner_id IS NOT NULL
-                                 AND COUNT(*) FILTER (WHERE l.won_status = 'won')
-                                     OVER (PARTITION BY co.id, p.commercial_partner_id
-                                           ORDER BY COALESCE(l.date_closed,
-                                                             l.create_date), l.id
-                                           ROWS BETWEEN UNBOUNDED PRECEDING
-                                                AND 1 PRECEDING) > 0
+                           b.kpi_deal_type,
+                           CASE WHEN (fw.sort_at, fw.id) < (b.sort_at, b.id)
                                 THEN 'upsell' ELSE 'new' END
                        ) AS deal_type
-                  FROM crm_lead l
-                  LEFT JOIN crm_team t ON t.id = l.team_id
-                  JOIN kpi_tmp_company co
-                    ON co.id = COALESCE(l.company_id, t.company_id, %(main)s)
-                  LEFT JOIN res_partner p ON p.id = l.partner_id
-                  LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
-                  LEFT JOIN utm_source src ON src.id = l.source_id
+                  FROM base b
+                  JOIN kpi_tmp_company co ON co.id = b.company_id
+                  LEFT JOIN first_won fw
+                    ON fw.company_id = b.company_id
+                   AND fw.customer_id = b.customer_id
                 """,
                 created=created,
                 closed=closed,
@@ -185,7 +229,9 @@ class KpiEngine:
              GROUP BY m.res_id
             """
         )
-        self.cr.execute("CREATE INDEX ON kpi_tmp_message (lead_id)")
+        self.cr.execute(
+            "CREATE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
+        )
 
     def _prepare_won(self):
         self.cr.execute(
@@ -201,6 +247,7 @@ class KpiEngine:
             WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY closed_at, id)
             """
         )
+        self.cr.execute("ANALYZE kpi_tmp_won")
 
     def _prepare_customers(self):
         """Customers per company: salesperson and segment from the partner,
@@ -224,7 +271,8 @@ class KpiEngine:
             """
         )
         self.cr.execute(
-            "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id)"
+            "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id); "
+            "ANALYZE kpi_tmp_customer"
         )
 
     def _prepare_basis(self):
@@ -286,6 +334,8 @@ class KpiEngine:
                      GROUP BY company_id, customer_id, closed_month
                 )
                 SELECT s.company_id, s.customer_id, s.month,
+                       c.team_id, c.user_id, c.segment_id, c.campaign_id,
+                       c.source_id, c.medium_id, c.complete,
                        s.active_start, s.active_end,
                        (s.active_start AND NOT s.active_end) AS churned,
                        COALESCE(d.has_first, FALSE) AS is_new,
@@ -293,9 +343,10 @@ class KpiEngine:
                         AND NOT s.active_start) AS reactivated,
                        COALESCE(d.has_upsell, FALSE) AS has_upsell,
                        COALESCE(d.n, 0) AS deals,
-                       SUM(COALESCE(d.n, 0)) OVER w_all AS deals_to_date,
-                       SUM(COALESCE(d.revenue, 0)) OVER w_12m AS revenue_12m
+                       SUM(COALESCE(d.n, 0)::int) OVER w_all AS deals_to_date,
+                       SUM(COALESCE(d.revenue, 0)::float8) OVER w_12m AS revenue_12m
                   FROM state s
+                  JOIN kpi_tmp_customer c USING (company_id, customer_id)
                   LEFT JOIN deals d USING (company_id, customer_id, month)
                 WINDOW w_all AS (PARTITION BY s.company_id, s.customer_id
                                  ORDER BY s.month),
@@ -308,6 +359,28 @@ class KpiEngine:
             )
         )
         self.cr.execute("ANALYZE kpi_tmp_basis")
+
+    def _prepare_stage_spells(self):
+        """Every lifecycle event with the date of the partner's next one: the
+        spell during which the partner stayed in that stage."""
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_stage_spell AS
+            SELECT ev.*, u.sale_team_id AS team_id, p.user_id,
+                   p.kpi_segment_id AS segment_id
+              FROM (SELECT partner_id, company_id, to_stage, date,
+                           LEAD(date) OVER (PARTITION BY partner_id
+                                            ORDER BY date, id) AS next_date
+                      FROM crm_kpi_lifecycle_event) ev
+              JOIN kpi_tmp_company co ON co.id = ev.company_id
+              JOIN res_partner p ON p.id = ev.partner_id
+              LEFT JOIN res_users u ON u.id = p.user_id
+            """
+        )
+        self.cr.execute(
+            "CREATE INDEX ON kpi_tmp_stage_spell (to_stage); "
+            "ANALYZE kpi_tmp_stage_spell"
+        )
 
     def _prepare_lifespan(self):
         """Expected customer lifespan in years per company and month:
@@ -362,6 +435,7 @@ class KpiEngine:
                 to=self.month_to,
             )
         )
+        self.cr.execute("ANALYZE kpi_tmp_lifespan")
 
     # ------------------------------------------------------------ KPI queries
     def queries(self):
@@ -522,17 +596,17 @@ class KpiEngine:
 
     # Customer based ------------------------------------------------------
     def _customer_rows(self, num, den, where):
+        """Rows of the activity basis (which carries the customer's
+        dimensions)."""
         return SQL(
             """
             SELECT b.month, b.company_id, %(dims)s,
                    (%(num)s)::numeric AS num, (%(den)s)::numeric AS den,
                    'res.partner' AS res_model, b.customer_id AS res_id
               FROM kpi_tmp_basis b
-              JOIN kpi_tmp_customer c
-                ON c.company_id = b.company_id AND c.customer_id = b.customer_id
              WHERE %(where)s
             """,
-            dims=_dims("c", CUSTOMER_DIMS),
+            dims=_dims("b", CUSTOMER_DIMS),
             num=num,
             den=den,
             where=where,
@@ -582,7 +656,7 @@ class KpiEngine:
 
     def _q_data_completeness(self):
         return self._customer_rows(
-            SQL("c.complete::int"), SQL("1"), SQL("b.active_end")
+            SQL("b.complete::int"), SQL("1"), SQL("b.active_end")
         )
 
     def _q_lifecycle(self, stage):
@@ -593,15 +667,7 @@ class KpiEngine:
             SELECT m::date AS month, e.company_id, %(dims)s,
                    1::numeric AS num, 0::numeric AS den,
                    'res.partner' AS res_model, e.partner_id AS res_id
-              FROM (SELECT ev.partner_id, ev.company_id, ev.to_stage, ev.date,
-                           LEAD(ev.date) OVER (PARTITION BY ev.partner_id
-                                               ORDER BY ev.date, ev.id) AS next_date,
-                           u.sale_team_id AS team_id, p.user_id,
-                           p.kpi_segment_id AS segment_id
-                      FROM crm_kpi_lifecycle_event ev
-                      JOIN res_partner p ON p.id = ev.partner_id
-                      LEFT JOIN res_users u ON u.id = p.user_id) e
-              JOIN kpi_tmp_company co ON co.id = e.company_id
+              FROM kpi_tmp_stage_spell e
              CROSS JOIN LATERAL generate_series(
                    date_trunc('month', e.date),
                    LEAST(date_trunc('month', COALESCE(e.next_date, %(to)s::date)),

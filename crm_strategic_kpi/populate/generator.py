@@ -129,6 +129,13 @@ STEPS = (
 )
 
 
+def generation_steps(env):
+    """The base steps, then those of the installed bridge addons (see
+    ``crm.kpi._kpi_populate_steps``), then ``finalize``."""
+    extra = tuple(env["crm.kpi"]._kpi_populate_steps())
+    return STEPS[:-1] + extra + STEPS[-1:]
+
+
 def populate(
     env,
     size="small",
@@ -164,8 +171,9 @@ def populate(
         env, size=size, seed=seed, method=method, now=now, **overrides
     )
     started = time.monotonic()
-    wanted = set(steps or (name for name, _function in STEPS))
-    for name, function in STEPS:
+    all_steps = generation_steps(env)
+    wanted = set(steps or (name for name, _function in all_steps))
+    for name, function in all_steps:
         if name in wanted:
             ctx.step(name, function)
     ctx.timings["total"] = time.monotonic() - started

@@ -393,6 +393,30 @@ class TestKpiEdgeCases(KpiCommon):
         self.assertMonths("won_count", {1: (1, 0, 1), 2: (1, 0, 1), 3: (1, 0, 1)})
         self.assertMonths("new_customers", {3: (1, 0, 1)})
 
+    def test_deleted_references_leave_no_dangling_facts(self):
+        """The fact table has no database foreign keys (bulk inserts): the
+        ORM does what they would have done."""
+        self.cr.execute(
+            "SELECT COUNT(*) FROM pg_constraint "
+            "WHERE conrelid = 'crm_kpi_value'::regclass AND contype = 'f'"
+        )
+        self.assertEqual(self.cr.fetchone()[0], 0)
+        self.recompute()
+        self.assertTrue(self.facts("won_count", team_id=self.team2.id))
+        fact_ids = self.facts("won_count", team_id=self.team2.id).ids
+        self.team2.unlink()
+        facts = self.env["crm.kpi.value"].browse(fact_ids)
+        self.assertTrue(facts.exists())
+        self.assertFalse(facts.team_id, "a deleted team leaves its facts team-less")
+        # the month totals do not move
+        self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
+        # a deleted KPI takes its facts along
+        kpi = self.env["crm.kpi"].search([("code", "=", "referrals")])
+        referral_facts = self.facts("referrals")
+        self.assertTrue(referral_facts)
+        kpi.unlink()
+        self.assertFalse(referral_facts.exists())
+
     def test_incremental_touches_only_dirty_months(self):
         self.recompute()
         self.env["crm.kpi.dirty.month"].search([]).unlink()

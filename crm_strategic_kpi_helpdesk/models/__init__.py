@@ -2,3 +2,4 @@ from . import helpdesk_ticket_team
 from . import helpdesk_ticket
 from . import crm_kpi_value
 from . import crm_kpi_feedback_request
+from . import crm_kpi

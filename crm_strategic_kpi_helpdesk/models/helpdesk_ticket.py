@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -81,14 +83,14 @@ class HelpdeskTicket(models.Model):
         tickets = super().create(vals_list)
         # created directly in a closed stage: resolved at creation
         closed = tickets.filtered(lambda t: t.stage_id.closed)
-        for ticket in closed:
-            ticket.write(
-                {
-                    "kpi_first_resolved_at": ticket.create_date,
-                    "kpi_last_resolved_at": ticket.create_date,
-                }
+        if closed:
+            closed._kpi_update(
+                SQL(
+                    "kpi_first_resolved_at = create_date, "
+                    "kpi_last_resolved_at = create_date"
+                )
             )
-        closed._kpi_set_resolution_hours()
+            closed._kpi_set_resolution_hours()
         tickets._kpi_mark_dirty()
         return tickets
 
@@ -111,12 +113,12 @@ class HelpdeskTicket(models.Model):
             )
             closing.write({"kpi_last_resolved_at": now})
             closing._kpi_set_resolution_hours()
-        for ticket in reopening:
-            ticket.write(
-                {
-                    "kpi_reopen_count": ticket.kpi_reopen_count + 1,
-                    "kpi_last_resolved_at": False,
-                }
+        if reopening:
+            reopening._kpi_update(
+                SQL(
+                    "kpi_reopen_count = COALESCE(kpi_reopen_count, 0) + 1, "
+                    "kpi_last_resolved_at = NULL"
+                )
             )
         if relevant or closing or reopening:
             self._kpi_mark_dirty()
@@ -127,36 +129,134 @@ class HelpdeskTicket(models.Model):
         return super().unlink()
 
     # ------------------------------------------------------------ figures
+    def _kpi_update(self, assignments):
+        """One UPDATE of the resolution columns of these tickets (values that
+        depend on each ticket's own columns, set-based)."""
+        self.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE helpdesk_ticket SET %s WHERE id IN %s",
+                assignments,
+                tuple(self.ids),
+            )
+        )
+        self.invalidate_recordset(
+            ["kpi_first_resolved_at", "kpi_last_resolved_at", "kpi_reopen_count"]
+        )
+
     def _kpi_set_resolution_hours(self):
         """Calendar and business hours from creation to first resolution.
 
-        Business hours need the working calendar, which only Python knows
-        how to walk (attendances, leaves, timezones): tickets are resolved one
-        by one, and the backfill goes through them in batches.
-        """
-        for ticket in self:
-            if not ticket.kpi_first_resolved_at:
-                ticket.write(
-                    {"kpi_resolution_hours": 0.0, "kpi_resolution_business_hours": 0.0}
-                )
+        Set-based: calendar hours in one UPDATE; business hours per working
+        calendar, whose work intervals (attendances minus leaves, as
+        ``resource.calendar`` computes them) over the tickets' whole span are
+        stored once in a temporary table and intersected with every ticket's
+        span in SQL. Flexible-hours calendars have no fixed intervals: their
+        tickets are counted one by one by the calendar itself."""
+        if not self:
+            return
+        self.flush_model()
+        cr = self.env.cr
+        ids = tuple(self.ids)
+        cr.execute(
+            SQL(
+                """
+                UPDATE helpdesk_ticket
+                   SET kpi_resolution_hours = CASE
+                         WHEN kpi_first_resolved_at IS NULL THEN 0
+                         ELSE GREATEST(EXTRACT(EPOCH FROM kpi_first_resolved_at
+                                                          - create_date), 0) / 3600.0
+                       END,
+                       kpi_resolution_business_hours = 0
+                 WHERE id IN %s
+                """,
+                ids,
+            )
+        )
+        cr.execute(
+            SQL(
+                """
+                SELECT COALESCE(tm.resource_calendar_id, co.resource_calendar_id),
+                       MIN(t.create_date), MAX(t.kpi_first_resolved_at),
+                       array_agg(t.id)
+                  FROM helpdesk_ticket t
+                  JOIN res_company co ON co.id = t.company_id
+                  LEFT JOIN helpdesk_ticket_team tm ON tm.id = t.team_id
+                 WHERE t.id IN %s AND t.kpi_first_resolved_at > t.create_date
+                   AND COALESCE(tm.resource_calendar_id, co.resource_calendar_id)
+                       IS NOT NULL
+                 GROUP BY 1
+                """,
+                ids,
+            )
+        )
+        for calendar_id, start, end, ticket_ids in cr.fetchall():
+            calendar = self.env["resource.calendar"].browse(calendar_id)
+            if calendar.flexible_hours:
+                for ticket in self.browse(ticket_ids):
+                    ticket.kpi_resolution_business_hours = (
+                        calendar.get_work_hours_count(
+                            ticket.create_date,
+                            ticket.kpi_first_resolved_at,
+                            compute_leaves=True,
+                        )
+                    )
                 continue
-            start, end = ticket.create_date, ticket.kpi_first_resolved_at
-            hours = max((end - start).total_seconds() / 3600.0, 0.0)
-            calendar = (
-                ticket.team_id.resource_calendar_id
-                or ticket.company_id.resource_calendar_id
+            intervals = calendar._work_intervals_batch(
+                start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+            )[False]
+            self._kpi_add_business_hours(
+                ticket_ids,
+                [
+                    (
+                        begin.astimezone(UTC).replace(tzinfo=None),
+                        stop.astimezone(UTC).replace(tzinfo=None),
+                    )
+                    for begin, stop, _meta in intervals
+                ],
             )
-            business = (
-                calendar.get_work_hours_count(start, end, compute_leaves=True)
-                if calendar and end > start
-                else 0.0
+        self.invalidate_recordset(
+            ["kpi_resolution_hours", "kpi_resolution_business_hours"]
+        )
+
+    def _kpi_add_business_hours(self, ticket_ids, intervals):
+        """Business hours of ``ticket_ids``: the overlap of each ticket's span
+        (creation to first resolution) with the work ``intervals`` (naive
+        UTC pairs), through a GiST index on their ranges."""
+        if not intervals:
+            return
+        cr = self.env.cr
+        cr.execute("CREATE TEMP TABLE kpi_tmp_work (span tsrange) ON COMMIT DROP")
+        for start in range(0, len(intervals), 5000):
+            cr.execute(
+                SQL(
+                    "INSERT INTO kpi_tmp_work VALUES %s",
+                    SQL(", ").join(
+                        SQL("(tsrange(%s, %s))", begin, stop)
+                        for begin, stop in intervals[start : start + 5000]
+                    ),
+                )
             )
-            ticket.write(
-                {
-                    "kpi_resolution_hours": hours,
-                    "kpi_resolution_business_hours": business,
-                }
+        cr.execute(
+            "CREATE INDEX ON kpi_tmp_work USING gist (span); ANALYZE kpi_tmp_work"
+        )
+        cr.execute(
+            SQL(
+                """
+                UPDATE helpdesk_ticket t
+                   SET kpi_resolution_business_hours = COALESCE((
+                       SELECT SUM(EXTRACT(EPOCH FROM upper(w.span * s.span)
+                                                     - lower(w.span * s.span)))
+                         FROM kpi_tmp_work w
+                        WHERE w.span && s.span), 0) / 3600.0
+                  FROM (SELECT id, tsrange(create_date, kpi_first_resolved_at) AS span
+                          FROM helpdesk_ticket WHERE id = ANY(%s)) s
+                 WHERE t.id = s.id
+                """,
+                list(ticket_ids),
             )
+        )
+        cr.execute("DROP TABLE kpi_tmp_work")
 
     def _kpi_backfill_resolution(self):
         """Fill the resolution figures of existing tickets from the tracking of
@@ -213,10 +313,7 @@ class HelpdeskTicket(models.Model):
         self.invalidate_recordset(
             ["kpi_first_resolved_at", "kpi_last_resolved_at", "kpi_reopen_count"]
         )
-        for start in range(0, len(self), 500):
-            batch = self[start : start + 500]
-            batch._kpi_set_resolution_hours()
-            batch.flush_recordset()
+        self._kpi_set_resolution_hours()
         self._kpi_mark_dirty()
 
     def _kpi_mark_dirty(self):

@@ -1,1 +1,2 @@
 from . import test_ticket_kpis
+from . import test_populate_tickets

@@ -1,0 +1,1 @@
+from .tickets import populate_tickets
