@@ -314,7 +314,12 @@ class CrmKpiValue(models.Model):
         """Compute ``kpis`` for ``targets`` [(scope, company_id, month)]."""
         started = time.monotonic()
         self.env.flush_all()
-        engine = KpiEngine(self.env, companies, month_to)
+        engine = KpiEngine(
+            self.env,
+            companies,
+            month_to,
+            month_from=min((month for _s, _c, month in targets), default=None),
+        )
         engine.prepare()
         self.env.cr.execute(
             "CREATE TEMP TABLE kpi_tmp_target "
@@ -559,7 +564,12 @@ class CrmKpiValue(models.Model):
             return {}
         facts = self.sudo()
         companies = facts.company_id
-        engine = KpiEngine(self.env, companies, max(facts.mapped("date")))
+        engine = KpiEngine(
+            self.env,
+            companies,
+            max(facts.mapped("date")),
+            month_from=min(facts.mapped("date")),
+        )
         engine.prepare()
         queries = self._get_kpi_queries(engine)
         found = {}

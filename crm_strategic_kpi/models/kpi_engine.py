@@ -16,7 +16,10 @@ won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
 """
 
 import logging
+from datetime import timedelta
 from functools import partial
+
+from dateutil.relativedelta import relativedelta
 
 from odoo.tools import SQL
 
@@ -71,13 +74,20 @@ class KpiEngine:
         figures are company-wide facts, access is filtered when reading them)
     :param companies: ``res.company`` recordset
     :param month_to: first day of the last month to compute
+    :param month_from: first day of the first month to compute; the
+        temporary tables then leave out what no month from it on needs (old
+        closed leads, customer months more than a year before it), which
+        keeps the nightly run of recent months small. ``None``: everything.
     """
 
-    def __init__(self, env, companies, month_to):
+    def __init__(self, env, companies, month_to, month_from=None):
         self.env = env
         self.cr = env.cr
         self.companies = companies
         self.month_to = month_to
+        self.month_from = month_from
+        # customer months the windows of month_from need (12 months back)
+        self.basis_from = month_from and month_from - relativedelta(months=11)
         self.main_company_id = env.ref("base.main_company").id
 
     # ------------------------------------------------------------ preparation
@@ -182,6 +192,7 @@ class KpiEngine:
                       LEFT JOIN res_partner p ON p.id = l.partner_id
                       LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
                       LEFT JOIN utm_source src ON src.id = l.source_id
+                     WHERE %(relevant)s
                 ), first_won AS (
                     SELECT DISTINCT ON (company_id, customer_id)
                            company_id, customer_id, sort_at, id
@@ -214,20 +225,45 @@ class KpiEngine:
                 closed=closed,
                 main=self.main_company_id,
                 revenue=deal_revenue("l"),
+                relevant=self._relevant_leads(),
             )
         )
         self.cr.execute("CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead")
 
+    def _relevant_leads(self):
+        """Leads the months from ``month_from`` on need: every won deal (the
+        customers' history), leads still open, and those created or closed
+        since (a day earlier: local months start before UTC ones)."""
+        if not self.month_from:
+            return SQL("TRUE")
+        since = self.month_from - timedelta(days=1)
+        return SQL(
+            """(l.won_status = 'won' OR l.date_closed IS NULL
+                OR l.date_closed >= %(since)s OR l.create_date >= %(since)s)""",
+            since=since,
+        )
+
     def _prepare_messages(self):
-        """Done activities per deal (messages that carry an activity type)."""
+        """Done activities per deal (messages that carry an activity type) of
+        the deals closed in the computed months."""
         self.cr.execute(
-            """
-            CREATE TEMP TABLE kpi_tmp_message AS
-            SELECT m.res_id AS lead_id, COUNT(*) AS done
-              FROM mail_message m
-             WHERE m.model = 'crm.lead' AND m.mail_activity_type_id IS NOT NULL
-             GROUP BY m.res_id
-            """
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_message AS
+                SELECT m.res_id AS lead_id, COUNT(*) AS done
+                  FROM mail_message m
+                 WHERE m.model = 'crm.lead' AND m.mail_activity_type_id IS NOT NULL
+                   AND %(scope)s
+                 GROUP BY m.res_id
+                """,
+                scope=SQL(
+                    "m.res_id IN (SELECT id FROM kpi_tmp_lead "
+                    "WHERE closed_month >= %s)",
+                    self.month_from,
+                )
+                if self.month_from
+                else SQL("TRUE"),
+            )
         )
         self.cr.execute(
             "CREATE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
@@ -312,7 +348,8 @@ class KpiEngine:
                            m::date AS month
                       FROM spells s
                      CROSS JOIN LATERAL generate_series(
-                           date_trunc('month', s.start_at),
+                           GREATEST(date_trunc('month', s.start_at),
+                                    %(from)s::timestamp),
                            LEAST(date_trunc('month', s.end_at), %(to)s::timestamp),
                            INTERVAL '1 month') m
                 ), state AS (
@@ -332,6 +369,12 @@ class KpiEngine:
                                AS has_upsell
                       FROM kpi_tmp_won
                      GROUP BY company_id, customer_id, closed_month
+                ), before AS (
+                    -- deals of the months left out (see month_from)
+                    SELECT company_id, customer_id, COUNT(*)::int AS n
+                      FROM kpi_tmp_won
+                     WHERE closed_month < %(from)s
+                     GROUP BY company_id, customer_id
                 )
                 SELECT s.company_id, s.customer_id, s.month,
                        c.team_id, c.user_id, c.segment_id, c.campaign_id,
@@ -343,11 +386,13 @@ class KpiEngine:
                         AND NOT s.active_start) AS reactivated,
                        COALESCE(d.has_upsell, FALSE) AS has_upsell,
                        COALESCE(d.n, 0) AS deals,
-                       SUM(COALESCE(d.n, 0)::int) OVER w_all AS deals_to_date,
+                       COALESCE(bf.n, 0)
+                       + SUM(COALESCE(d.n, 0)::int) OVER w_all AS deals_to_date,
                        SUM(COALESCE(d.revenue, 0)::float8) OVER w_12m AS revenue_12m
                   FROM state s
                   JOIN kpi_tmp_customer c USING (company_id, customer_id)
                   LEFT JOIN deals d USING (company_id, customer_id, month)
+                  LEFT JOIN before bf USING (company_id, customer_id)
                 WINDOW w_all AS (PARTITION BY s.company_id, s.customer_id
                                  ORDER BY s.month),
                        w_12m AS (PARTITION BY s.company_id, s.customer_id
@@ -356,6 +401,7 @@ class KpiEngine:
                                        AND CURRENT ROW)
                 """,
                 to=self.month_to,
+                **{"from": self.basis_from},
             )
         )
         self.cr.execute("ANALYZE kpi_tmp_basis")

@@ -527,6 +527,43 @@ class TestKpiRuns(KpiCommon):
         # months (all of Jan..Apr, from the fixture's changes) were computed
         self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
 
+    def test_recent_months_alone_equal_a_run_over_all_months(self):
+        """A run of recent months reads only what they need (old closed
+        leads and customer months over a year back are left out): its
+        figures must be exactly those of a run over the whole history."""
+
+        def figures():
+            self.env.flush_all()
+            self.cr.execute(
+                """
+                SELECT kpi_code, date, company_id, team_id, user_id, segment_id,
+                       campaign_id, source_id, medium_id,
+                       ROUND(numerator::numeric, 6), ROUND(denominator::numeric, 6)
+                  FROM crm_kpi_value WHERE date >= '2026-03-01'
+                 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+                """
+            )
+            return self.cr.fetchall()
+
+        # D: a deal long before (Feb 2025) and one in March 2026, so that
+        # March needs D's whole history (a repeat customer)
+        for name, created, won in (
+            ("D-old", datetime(2025, 1, 10, 12), datetime(2025, 2, 10, 12)),
+            ("D-new", datetime(2026, 3, 1, 12), datetime(2026, 3, 10, 12)),
+        ):
+            self._deal(
+                name, self.cust_d, self.team1, self.user1, created, won=won, revenue=300
+            )
+        self.recompute(date_from=date(2024, 1, 1))
+        everything = figures()
+        repeat_d = [
+            row for row in everything if row[0] == "repeat_customers" and row[4] is None
+        ]
+        self.assertTrue(repeat_d and repeat_d[0][9] == 1, "D repeats in March")
+        self.assertGreater(len({row[0] for row in everything}), 15)
+        self.recompute(date_from=date(2026, 3, 1))
+        self.assertEqual(figures(), everything)
+
     def test_recompute_waits_for_no_one_but_refuses_overlap(self):
         # another transaction holds the lock: a manual run is refused clearly,
         # the nightly run skips with a log line
