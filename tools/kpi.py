@@ -176,10 +176,14 @@ def start_private_cluster():
         # A stale pid file after a crash: pg_ctl start handles it.
     port = _free_port()
     PGPORT_FILE.write_text(str(port))
+    # fsync off: a throwaway development cluster. Buffers and WAL sized as a
+    # modest production server would be (PostgreSQL's defaults, 128 MB and
+    # 1 GB, checkpoint every few seconds while the benchmark writes its
+    # millions of facts).
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={port} "
         f"-c unix_socket_directories={PGSOCK} -c fsync=off "
-        "-c max_connections=100"
+        "-c max_connections=100 -c shared_buffers=512MB -c max_wal_size=4GB"
     )
     if os.geteuid() == 0:
         owner = pwd.getpwnam(UNPRIVILEGED_OS_USER)
