@@ -382,25 +382,37 @@ class CrmKpiValue(models.Model):
         bounds = cr.fetchone()
         if bounds[0] is None:
             return 0
-        q_dims = SQL(", ").join(SQL.identifier("q", d) for d in DIMS)
-        a_dims = SQL(", ").join(SQL.identifier("a", d) for d in DIMS)
-        ratio = kpi.is_ratio
-        # The new facts first. Aggregate, then keep the target months:
-        # joining the targets row by row misleads the planner (it cannot
-        # estimate the join of computed months) into nested loops and sorts.
         cr.execute(
             SQL(
                 """
-                CREATE TEMP TABLE kpi_tmp_fact ON COMMIT DROP AS
-                SELECT %(kpi)s AS kpi_id, %(code)s::varchar AS kpi_code,
-                       %(category)s::varchar AS category, %(unit)s::varchar AS unit,
-                       %(factor)s::float8 AS factor, %(ratio)s AS is_ratio,
-                       %(currency)s AS currency_id, a.month AS date, a.company_id,
-                       %(a_dims)s, a.num::float8 AS numerator,
-                       a.den::float8 AS denominator,
+                DELETE FROM crm_kpi_value v
+                 USING kpi_tmp_target t
+                 WHERE v.kpi_id = %(kpi)s AND t.scope = %(scope)s
+                   AND v.company_id = t.company_id AND v.date = t.month
+                """,
+                kpi=kpi.id,
+                scope=scope,
+            )
+        )
+        q_dims = SQL(", ").join(SQL.identifier("q", d) for d in DIMS)
+        a_dims = SQL(", ").join(SQL.identifier("a", d) for d in DIMS)
+        ratio = kpi.is_ratio
+        # Aggregate first, then keep the target months: joining the targets
+        # row by row misleads the planner (it cannot estimate the join of
+        # computed months) into nested loops and sorts on disk.
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO crm_kpi_value (
+                    kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id,
+                    date, company_id, team_id, user_id, segment_id, campaign_id,
+                    source_id, medium_id, numerator, denominator, value, has_value)
+                SELECT %(kpi)s, %(code)s, %(category)s, %(unit)s, %(factor)s,
+                       %(ratio)s, %(currency)s, a.month, a.company_id, %(a_dims)s,
+                       a.num, a.den,
                        CASE WHEN %(ratio)s THEN %(factor)s * a.num / NULLIF(a.den, 0)
-                            ELSE %(factor)s * a.num END AS value,
-                       NOT %(ratio)s OR a.den <> 0 AS has_value
+                            ELSE %(factor)s * a.num END,
+                       NOT %(ratio)s OR a.den <> 0
                   FROM (SELECT q.month, q.company_id, %(q_dims)s,
                                SUM(q.num) AS num, SUM(q.den) AS den
                           FROM (%(subquery)s) q
@@ -429,79 +441,7 @@ class CrmKpiValue(models.Model):
                 last=bounds[1],
             )
         )
-        count = cr.rowcount
-        cr.execute("ANALYZE kpi_tmp_fact")
-        # Then write only the difference: a fact that did not change keeps
-        # its row (no dead rows, no WAL, stable ids); one that changed or
-        # vanished is deleted, a new or changed one inserted.
-        same = SQL(" AND ").join(
-            [
-                SQL("f.date = v.date AND f.company_id = v.company_id"),
-                *(
-                    SQL(
-                        "COALESCE(f.%s, 0) = COALESCE(v.%s, 0)",
-                        SQL.identifier(column),
-                        SQL.identifier(column),
-                    )
-                    for column in (*DIMS, "currency_id")
-                ),
-                SQL(
-                    "f.numerator = v.numerator AND f.denominator = v.denominator "
-                    "AND f.value IS NOT DISTINCT FROM v.value "
-                    "AND f.has_value = v.has_value AND f.factor = v.factor "
-                    "AND f.is_ratio = v.is_ratio AND f.kpi_code = v.kpi_code "
-                    "AND f.category = v.category AND f.unit = v.unit"
-                ),
-            ]
-        )
-        cr.execute(
-            SQL(
-                """
-                DELETE FROM crm_kpi_value v
-                 USING kpi_tmp_target t
-                 WHERE v.kpi_id = %(kpi)s AND t.scope = %(scope)s
-                   AND v.company_id = t.company_id AND v.date = t.month
-                   AND NOT EXISTS (SELECT 1 FROM kpi_tmp_fact f WHERE %(same)s)
-                """,
-                kpi=kpi.id,
-                scope=scope,
-                same=same,
-            )
-        )
-        columns = SQL(", ").join(
-            SQL.identifier(column)
-            for column in (
-                "kpi_id",
-                "kpi_code",
-                "category",
-                "unit",
-                "factor",
-                "is_ratio",
-                "currency_id",
-                "date",
-                "company_id",
-                *DIMS,
-                "numerator",
-                "denominator",
-                "value",
-                "has_value",
-            )
-        )
-        cr.execute(
-            SQL(
-                """
-                INSERT INTO crm_kpi_value (%(columns)s)
-                SELECT %(columns)s FROM kpi_tmp_fact f
-                 WHERE NOT EXISTS (SELECT 1 FROM crm_kpi_value v
-                                    WHERE v.kpi_id = %(kpi)s AND %(same)s)
-                """,
-                columns=columns,
-                kpi=kpi.id,
-                same=same,
-            )
-        )
-        cr.execute("DROP TABLE kpi_tmp_fact")
-        return count
+        return cr.rowcount
 
     # ------------------------------------------------------------ locking
     def _take_recompute_lock(self, wait=False):
