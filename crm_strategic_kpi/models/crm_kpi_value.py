@@ -395,7 +395,27 @@ class CrmKpiValue(models.Model):
             )
         )
         q_dims = SQL(", ").join(SQL.identifier("q", d) for d in DIMS)
-        a_dims = SQL(", ").join(SQL.identifier("a", d) for d in DIMS)
+        # Only references that still exist: a dimension deleted since the
+        # run prepared its tables is left empty (there are no foreign keys).
+        live = {
+            dim: SQL.identifier(f"live_{dim}")
+            for dim in DIMS
+            if self._fields[dim].comodel_name in self.env
+        }
+        a_dims = SQL(", ").join(
+            SQL("%s.id", live[dim]) if dim in live else SQL.identifier("a", dim)
+            for dim in DIMS
+        )
+        live_joins = SQL(" ").join(
+            SQL(
+                "LEFT JOIN %s %s ON %s.id = a.%s",
+                SQL.identifier(self.env[self._fields[dim].comodel_name]._table),
+                alias,
+                alias,
+                SQL.identifier(dim),
+            )
+            for dim, alias in live.items()
+        )
         ratio = kpi.is_ratio
         # Aggregate first, then keep the target months: joining the targets
         # row by row misleads the planner (it cannot estimate the join of
@@ -422,8 +442,10 @@ class CrmKpiValue(models.Model):
                     ON t.scope = %(scope)s AND t.company_id = a.company_id
                    AND t.month = a.month
                   JOIN kpi_tmp_company co ON co.id = a.company_id
+                  %(live_joins)s
                  WHERE a.num <> 0 OR a.den <> 0
                 """,
+                live_joins=live_joins,
                 kpi=kpi.id,
                 code=kpi.code,
                 category=kpi.category,

@@ -1,5 +1,6 @@
 import json
 from datetime import date, datetime
+from unittest.mock import patch
 
 import psycopg2
 from freezegun import freeze_time
@@ -410,6 +411,28 @@ class TestKpiEdgeCases(KpiCommon):
         self.assertFalse(facts.team_id, "a deleted team leaves its facts team-less")
         # the month totals do not move
         self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
+        # a team deleted while a run is under way (after it read the leads)
+        # never reaches the facts it writes afterwards
+        self.l1.team_id = self.team1
+        Value = type(self.env["crm.kpi.value"])
+        replace = Value._replace_facts
+        team = self.env["crm.team"].create({"name": "T3"})
+        self.l3.team_id = team
+        state = {}
+
+        def replace_then_delete(value, kpi, scope, subquery):
+            if not state:
+                state["deleted"] = True
+                team.unlink()
+            return replace(value, kpi, scope, subquery)
+
+        with patch.object(Value, "_replace_facts", replace_then_delete):
+            self.recompute()
+        self.env.flush_all()
+        self.cr.execute(
+            "SELECT COUNT(*) FROM crm_kpi_value WHERE team_id = %s", (team.id,)
+        )
+        self.assertEqual(self.cr.fetchone()[0], 0)
         # a deleted KPI takes its facts along
         kpi = self.env["crm.kpi"].search([("code", "=", "referrals")])
         referral_facts = self.facts("referrals")

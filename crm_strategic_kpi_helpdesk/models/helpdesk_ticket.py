@@ -173,6 +173,9 @@ class HelpdeskTicket(models.Model):
                 ids,
             )
         )
+        self.invalidate_recordset(
+            ["kpi_resolution_hours", "kpi_resolution_business_hours"]
+        )
         cr.execute(
             SQL(
                 """

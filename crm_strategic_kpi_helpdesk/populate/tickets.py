@@ -104,7 +104,7 @@ def _ensure_teams(ctx):
             users = env["res.users"]
             for index in range(size):
                 first, last = next(names)
-                login = f"support.{first.lower()}.{last.lower()}@{domain}"
+                login = f"{team_key}.{first.lower()}.{last.lower()}@{domain}"
                 users |= ensure_record(
                     user_env,
                     f"helpdesk_agent_{company_key}_{team_key}_{index}",
@@ -236,6 +236,8 @@ def _plan_ticket(ctx, rng, lead, created):
     picked = created + timedelta(minutes=rng.randint(5, 90))
     if picked >= now:
         return ticket
+    # solved after somebody picked it up
+    resolved = max(resolved, picked + timedelta(minutes=rng.randint(5, 60)))
     _move(ticket, picked, "progress")
     if rng.random() < 0.08:
         # waiting for the customer's answer for days
@@ -336,9 +338,9 @@ def _write_tickets(ctx):
                     commercial[id(item["lead"]["partner"])],
                     unattended[item["stage"]],
                     True,
-                    "normal",
+                    None,
                     10,
-                    0,
+                    None,
                 )
                 for ticket_id, item, number in zip(ids, items, numbers, strict=True)
             ),
