@@ -41,6 +41,7 @@ TEMP_TABLES = (
     "kpi_tmp_stage_spell",
     "kpi_tmp_lifespan",
     "kpi_tmp_basis",
+    "kpi_tmp_spell",
     "kpi_tmp_customer",
     "kpi_tmp_won",
     "kpi_tmp_message",
@@ -122,6 +123,7 @@ class KpiEngine:
         self._prepare_messages()
         self._prepare_won()
         self._prepare_customers()
+        self._prepare_spells()
         self._prepare_basis()
         self._prepare_lifespan()
         self._prepare_stage_spells()
@@ -311,42 +313,60 @@ class KpiEngine:
             "ANALYZE kpi_tmp_customer"
         )
 
-    def _prepare_basis(self):
-        """One row per customer and month in which the customer is active at
-        the start or the end of the month (or wins a deal in it).
+    def _prepare_spells(self):
+        """Activity spells of every customer.
 
         A won deal at instant w makes its customer active for every instant t
         with t - churn_days < w <= t, i.e. on [w, w + churn_days). Consecutive
-        deals closer than churn_days merge into one activity spell.
-        """
+        deals closer than churn_days merge into one spell; spells of a
+        customer are disjoint and, churn_days being at least 31, a month
+        touches at most two of them (one ending, the next starting)."""
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_spell AS
+            WITH marked AS (
+                SELECT w.*, co.churn_days,
+                       CASE WHEN w.prev_at IS NULL
+                              OR w.closed_at > w.prev_at
+                                               + co.churn_days * INTERVAL '1 day'
+                            THEN 1 ELSE 0 END AS new_spell
+                  FROM kpi_tmp_won w
+                  JOIN kpi_tmp_company co ON co.id = w.company_id
+            ), numbered AS (
+                SELECT *, SUM(new_spell) OVER (
+                           PARTITION BY company_id, customer_id
+                           ORDER BY closed_at, id) AS spell
+                  FROM marked
+            ), spells AS (
+                SELECT company_id, customer_id,
+                       MIN(closed_at) AS start_at,
+                       MAX(closed_at) + MAX(churn_days) * INTERVAL '1 day'
+                           AS end_at
+                  FROM numbered
+                 GROUP BY company_id, customer_id, spell
+            )
+            SELECT *, LEAD(start_at) OVER w AS next_start,
+                   LEAD(end_at) OVER w AS next_end
+              FROM spells
+            WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY start_at)
+            """
+        )
+        self.cr.execute("ANALYZE kpi_tmp_spell")
+
+    def _prepare_basis(self):
+        """One row per customer and month in which the customer is active at
+        the start or the end of the month (or wins a deal in it), from
+        ``month_from`` on. The deals of the eleven months before it still
+        count in the 12-month revenue (as helper rows of the window), those
+        before it in the deal count (as an offset)."""
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_basis AS
-                WITH marked AS (
-                    SELECT w.*, co.churn_days,
-                           CASE WHEN w.prev_at IS NULL
-                                  OR w.closed_at > w.prev_at
-                                                   + co.churn_days * INTERVAL '1 day'
-                                THEN 1 ELSE 0 END AS new_spell
-                      FROM kpi_tmp_won w
-                      JOIN kpi_tmp_company co ON co.id = w.company_id
-                ), numbered AS (
-                    SELECT *, SUM(new_spell) OVER (
-                               PARTITION BY company_id, customer_id
-                               ORDER BY closed_at, id) AS spell
-                      FROM marked
-                ), spells AS (
-                    SELECT company_id, customer_id,
-                           MIN(closed_at) AS start_at,
-                           MAX(closed_at) + MAX(churn_days) * INTERVAL '1 day'
-                               AS end_at
-                      FROM numbered
-                     GROUP BY company_id, customer_id, spell
-                ), spell_months AS (
+                WITH spell_months AS (
                     SELECT s.company_id, s.customer_id, s.start_at, s.end_at,
                            m::date AS month
-                      FROM spells s
+                      FROM kpi_tmp_spell s
                      CROSS JOIN LATERAL generate_series(
                            GREATEST(date_trunc('month', s.start_at),
                                     %(from)s::timestamp),
@@ -358,50 +378,65 @@ class KpiEngine:
                                    AND month::timestamp < end_at) AS active_start,
                            bool_or(start_at <= month + INTERVAL '1 month'
                                    AND month + INTERVAL '1 month' < end_at)
-                               AS active_end
+                               AS active_end,
+                           FALSE AS helper
                       FROM spell_months
                      GROUP BY company_id, customer_id, month
                 ), deals AS (
                     SELECT company_id, customer_id, closed_month AS month,
-                           COUNT(*) AS n, SUM(revenue) AS revenue,
+                           COUNT(*)::int AS n, SUM(revenue)::float8 AS revenue,
                            bool_or(rn = 1) AS has_first,
                            bool_or(deal_type IN ('upsell', 'cross_sell'))
                                AS has_upsell
                       FROM kpi_tmp_won
+                     WHERE %(window_from)s::date IS NULL
+                        OR closed_month >= %(window_from)s
                      GROUP BY company_id, customer_id, closed_month
                 ), before AS (
-                    -- deals of the months left out (see month_from)
                     SELECT company_id, customer_id, COUNT(*)::int AS n
                       FROM kpi_tmp_won
                      WHERE closed_month < %(from)s
                      GROUP BY company_id, customer_id
+                ), months AS (
+                    SELECT * FROM state
+                     UNION ALL
+                    SELECT company_id, customer_id, month, FALSE, FALSE, TRUE
+                      FROM deals
+                     WHERE month < %(from)s
+                ), windowed AS (
+                    SELECT r.*, d.n, d.has_first, d.has_upsell,
+                           SUM(CASE WHEN r.helper THEN 0 ELSE COALESCE(d.n, 0) END)
+                               OVER w_all AS run_deals,
+                           SUM(COALESCE(d.revenue, 0)) OVER w_12m AS revenue_12m
+                      FROM months r
+                      LEFT JOIN deals d USING (company_id, customer_id, month)
+                    WINDOW w_all AS (PARTITION BY r.company_id, r.customer_id
+                                     ORDER BY r.month),
+                           w_12m AS (PARTITION BY r.company_id, r.customer_id
+                                     ORDER BY r.month
+                                     RANGE BETWEEN INTERVAL '11 months' PRECEDING
+                                           AND CURRENT ROW)
                 )
-                SELECT s.company_id, s.customer_id, s.month,
+                SELECT w.company_id, w.customer_id, w.month,
                        c.team_id, c.user_id, c.segment_id, c.campaign_id,
                        c.source_id, c.medium_id, c.complete,
-                       s.active_start, s.active_end,
-                       (s.active_start AND NOT s.active_end) AS churned,
-                       COALESCE(d.has_first, FALSE) AS is_new,
-                       (COALESCE(d.n, 0) > 0 AND NOT COALESCE(d.has_first, FALSE)
-                        AND NOT s.active_start) AS reactivated,
-                       COALESCE(d.has_upsell, FALSE) AS has_upsell,
-                       COALESCE(d.n, 0) AS deals,
-                       COALESCE(bf.n, 0)
-                       + SUM(COALESCE(d.n, 0)::int) OVER w_all AS deals_to_date,
-                       SUM(COALESCE(d.revenue, 0)::float8) OVER w_12m AS revenue_12m
-                  FROM state s
+                       w.active_start, w.active_end,
+                       (w.active_start AND NOT w.active_end) AS churned,
+                       COALESCE(w.has_first, FALSE) AS is_new,
+                       (COALESCE(w.n, 0) > 0 AND NOT COALESCE(w.has_first, FALSE)
+                        AND NOT w.active_start) AS reactivated,
+                       COALESCE(w.has_upsell, FALSE) AS has_upsell,
+                       COALESCE(w.n, 0) AS deals,
+                       COALESCE(bf.n, 0) + w.run_deals AS deals_to_date,
+                       w.revenue_12m
+                  FROM windowed w
                   JOIN kpi_tmp_customer c USING (company_id, customer_id)
-                  LEFT JOIN deals d USING (company_id, customer_id, month)
                   LEFT JOIN before bf USING (company_id, customer_id)
-                WINDOW w_all AS (PARTITION BY s.company_id, s.customer_id
-                                 ORDER BY s.month),
-                       w_12m AS (PARTITION BY s.company_id, s.customer_id
-                                 ORDER BY s.month
-                                 RANGE BETWEEN INTERVAL '11 months' PRECEDING
-                                       AND CURRENT ROW)
+                 WHERE NOT w.helper
                 """,
                 to=self.month_to,
-                **{"from": self.basis_from},
+                window_from=self.basis_from,
+                **{"from": self.month_from},
             )
         )
         self.cr.execute("ANALYZE kpi_tmp_basis")
@@ -439,21 +474,39 @@ class KpiEngine:
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_lifespan AS
-                WITH bounds AS (
+                WITH totals AS (
+                    -- per spell and month whose start it covers: a customer
+                    -- churns in M when its spell ends before M + 1 and the
+                    -- next one (the only candidate) does not cover M + 1
+                    SELECT s.company_id, m::date AS month,
+                           COUNT(*) FILTER (
+                               WHERE s.end_at <= m + INTERVAL '1 month'
+                                 AND NOT COALESCE(
+                                     s.next_start <= m + INTERVAL '1 month'
+                                     AND m + INTERVAL '1 month' < s.next_end,
+                                     FALSE)) AS churned,
+                           COUNT(*) AS active_start
+                      FROM kpi_tmp_spell s
+                     CROSS JOIN LATERAL generate_series(
+                           GREATEST(date_trunc('month', s.start_at)
+                                    + CASE WHEN s.start_at
+                                                = date_trunc('month', s.start_at)
+                                           THEN INTERVAL '0' ELSE INTERVAL '1 month'
+                                      END,
+                                    %(from)s::timestamp),
+                           LEAST(date_trunc('month', s.end_at - INTERVAL '1 microsecond'),
+                                 %(to)s::timestamp),
+                           INTERVAL '1 month') m
+                     GROUP BY 1, 2
+                ), bounds AS (
                     SELECT LEAST(MIN(month), %(to)s::date) AS first_month
-                      FROM kpi_tmp_basis
+                      FROM totals
                 ), months AS (
                     SELECT co.id AS company_id, m::date AS month
                       FROM kpi_tmp_company co, bounds b
                      CROSS JOIN LATERAL generate_series(
                            COALESCE(b.first_month, %(to)s::date)::timestamp,
                            %(to)s::timestamp, INTERVAL '1 month') m
-                ), totals AS (
-                    SELECT company_id, month,
-                           COUNT(*) FILTER (WHERE churned) AS churned,
-                           COUNT(*) FILTER (WHERE active_start) AS active_start
-                      FROM kpi_tmp_basis
-                     GROUP BY company_id, month
                 ), series AS (
                     SELECT m.company_id, m.month,
                            COALESCE(t.churned, 0) AS churned,
@@ -479,6 +532,7 @@ class KpiEngine:
                   FROM windowed
                 """,
                 to=self.month_to,
+                **{"from": self.basis_from},
             )
         )
         self.cr.execute("ANALYZE kpi_tmp_lifespan")
