@@ -499,8 +499,12 @@ class KpiEngine:
                            INTERVAL '1 month') m
                      GROUP BY 1, 2
                 ), bounds AS (
-                    SELECT LEAST(MIN(month), %(to)s::date) AS first_month
-                      FROM totals
+                    -- from the month of the first activity (the customers won
+                    -- then are active at its end: they have a CLV)
+                    SELECT LEAST(GREATEST(MIN(date_trunc('month', start_at))::date,
+                                          %(from)s::date),
+                                 %(to)s::date) AS first_month
+                      FROM kpi_tmp_spell
                 ), months AS (
                     SELECT co.id AS company_id, m::date AS month
                       FROM kpi_tmp_company co, bounds b

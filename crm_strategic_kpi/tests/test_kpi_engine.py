@@ -579,6 +579,11 @@ class TestKpiRuns(KpiCommon):
             )
         self.recompute(date_from=date(2024, 1, 1))
         everything = figures()
+        # A won on 15 January 2025, its first deal: active at the month's end,
+        # so January 2025 already has a customer lifetime value
+        self.assertTrue(
+            self.facts("clv").filtered(lambda fact: fact.date == date(2025, 1, 1))
+        )
         repeat_d = [
             row for row in everything if row[0] == "repeat_customers" and row[4] is None
         ]
