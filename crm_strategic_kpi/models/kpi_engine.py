@@ -494,7 +494,8 @@ class KpiEngine:
                                            THEN INTERVAL '0' ELSE INTERVAL '1 month'
                                       END,
                                     %(from)s::timestamp),
-                           LEAST(date_trunc('month', s.end_at - INTERVAL '1 microsecond'),
+                           LEAST(date_trunc('month',
+                                            s.end_at - INTERVAL '1 microsecond'),
                                  %(to)s::timestamp),
                            INTERVAL '1 month') m
                      GROUP BY 1, 2
