@@ -31,9 +31,10 @@ class FactReference(fields.Many2one):
 
     Facts are a derived, rebuildable cache written in bulk: eleven foreign-key
     triggers per inserted row made up three quarters of a recompute. Integrity
-    is kept by the ORM instead: deleting a KPI or a company deletes its facts,
-    deleting a dimension (team, salesperson, segment, campaign, source,
-    medium) empties that dimension in its facts (see ``_forget_dimension``).
+    is kept by the ORM instead (``fact_references.py``), following the field's
+    ``ondelete``: deleting a KPI or a company deletes its facts, deleting a
+    dimension (team, salesperson, segment, campaign, source, medium, currency)
+    empties that dimension in its facts.
     """
 
     def update_db_foreign_key(self, model, column):
@@ -53,14 +54,20 @@ class CrmKpiValue(models.Model):
 
     # What and when
     kpi_id = FactReference(
-        comodel_name="crm.kpi", string="KPI", required=True, readonly=True
+        comodel_name="crm.kpi",
+        string="KPI",
+        required=True,
+        readonly=True,
+        ondelete="cascade",
     )
     kpi_code = fields.Char(string="KPI Code", readonly=True)
     category = fields.Selection(selection=CATEGORIES, readonly=True)
     unit = fields.Selection(selection=UNITS, readonly=True)
     date = fields.Date(string="Month", required=True, readonly=True)
     # Dimensions
-    company_id = FactReference(comodel_name="res.company", required=True, readonly=True)
+    company_id = FactReference(
+        comodel_name="res.company", required=True, readonly=True, ondelete="cascade"
+    )
     team_id = FactReference(comodel_name="crm.team", string="Sales Team", readonly=True)
     user_id = FactReference(
         comodel_name="res.users", string="Salesperson", readonly=True

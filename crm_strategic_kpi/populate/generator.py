@@ -43,24 +43,14 @@ def populate_leads(ctx):
     return write_leads(ctx)
 
 
-def populate_activities(ctx):
-    plan_activities(ctx)
-    return write_activities(ctx)
+def _plan_and_write(plan, write):
+    """A step that draws its plan, then stores it."""
 
+    def step(ctx):
+        plan(ctx)
+        return write(ctx)
 
-def populate_feedback(ctx):
-    plan_feedback(ctx)
-    return write_feedback(ctx)
-
-
-def populate_costs(ctx):
-    plan_costs(ctx)
-    return write_costs(ctx)
-
-
-def populate_logins(ctx):
-    plan_logins(ctx)
-    return write_logins(ctx)
+    return step
 
 
 def populate_finalize(ctx):
@@ -121,10 +111,10 @@ STEPS = (
     ("plan", populate_plan),
     ("partners", populate_partners),
     ("leads", populate_leads),
-    ("activities", populate_activities),
-    ("feedback", populate_feedback),
-    ("costs", populate_costs),
-    ("logins", populate_logins),
+    ("activities", _plan_and_write(plan_activities, write_activities)),
+    ("feedback", _plan_and_write(plan_feedback, write_feedback)),
+    ("costs", _plan_and_write(plan_costs, write_costs)),
+    ("logins", _plan_and_write(plan_logins, write_logins)),
     ("finalize", populate_finalize),
 )
 

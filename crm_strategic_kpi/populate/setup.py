@@ -179,50 +179,53 @@ def populate_companies(ctx):
     return main | swiss
 
 
+def ensure_user(ctx, xmlid, first, last, login, company_key, groups):
+    """The internal user ``login``@<the company's domain> of the generated
+    company ``company_key``, in ``groups``; no invitation e-mail."""
+    env = ctx.env
+    company = ctx.ref["company"][company_key]
+    login = f"{login}@nordlicht-systemhaus.{'ch' if company_key == 'ch' else 'de'}"
+    return ensure_record(
+        env(context=dict(env.context, no_reset_password=True)),
+        xmlid,
+        "res.users",
+        {
+            "name": f"{first} {last}",
+            "login": login,
+            "email": login,
+            "company_id": company.id,
+            "company_ids": [Command.set(company.ids)],
+            "tz": "Europe/Zurich" if company_key == "ch" else "Europe/Berlin",
+            "group_ids": [Command.set((groups | env.ref("base.group_user")).ids)],
+        },
+        domain=[("login", "=", login)],
+    )
+
+
 def populate_users(ctx):
     """Sales teams per company, their salespeople and team memberships."""
     env = ctx.env
     companies = ctx.ref["company"]
     salesman = env.ref("sales_team.group_sale_salesman")
     all_leads = env.ref("sales_team.group_sale_salesman_all_leads")
-    # no invitation e-mails to the new salespeople
-    user_env = env(context=dict(env.context, no_reset_password=True))
     teams, members = {}, {}
     people = _salespeople(ctx, sum(ctx.spec["teams"]))
     for (xmlid, team_name, company_key, region), size in zip(
         TEAMS, ctx.spec["teams"], strict=True
     ):
         company = companies[company_key]
-        domain_name = (
-            "nordlicht-systemhaus.ch"
-            if company_key == "ch"
-            else "nordlicht-systemhaus.de"
-        )
         users = env["res.users"]
         for index in range(size):
             first, last, login = next(people)
-            login = f"{login}@{domain_name}"
-            user = ensure_record(
-                user_env,
+            users |= ensure_user(
+                ctx,
                 f"user_{xmlid}_{index}",
-                "res.users",
-                {
-                    "name": f"{first} {last}",
-                    "login": login,
-                    "email": login,
-                    "company_id": company.id,
-                    "company_ids": [Command.set(company.ids)],
-                    "tz": "Europe/Zurich" if company_key == "ch" else "Europe/Berlin",
-                    "group_ids": [
-                        Command.set(
-                            (all_leads if index == 0 else salesman).ids
-                            + env.ref("base.group_user").ids
-                        )
-                    ],
-                },
-                domain=[("login", "=", login)],
+                first,
+                last,
+                login,
+                company_key,
+                all_leads if index == 0 else salesman,
             )
-            users |= user
         team = ensure_record(
             env,
             xmlid,

@@ -22,6 +22,7 @@ from odoo.addons.crm_strategic_kpi.populate.common import (
     reserve_ids,
     weighted,
 )
+from odoo.addons.crm_strategic_kpi.populate.setup import ensure_user
 
 # (key, name, share of the tickets, working calendar)
 TEAMS = (
@@ -93,36 +94,23 @@ def _ensure_teams(ctx):
     support works 07:00-19:00 on weekdays (its own calendar), customer
     service on the company's working hours."""
     env = ctx.env
-    user_env = env(context=dict(env.context, no_reset_password=True))
     group = env.ref("helpdesk_mgmt.group_helpdesk_user")
     size = AGENTS_PER_TEAM.get(ctx.size, 2)
     names = iter(AGENT_NAMES * (1 + 2 * len(TEAMS) * size // len(AGENT_NAMES)))
     teams, agents = {}, {}
     for company_key, company in ctx.ref["company"].items():
-        domain = "nordlicht-systemhaus." + ("ch" if company_key == "ch" else "de")
         for team_key, team_name, _share, calendar_key in TEAMS:
             users = env["res.users"]
             for index in range(size):
                 first, last = next(names)
-                login = f"{team_key}.{first.lower()}.{last.lower()}@{domain}"
-                users |= ensure_record(
-                    user_env,
+                users |= ensure_user(
+                    ctx,
                     f"helpdesk_agent_{company_key}_{team_key}_{index}",
-                    "res.users",
-                    {
-                        "name": f"{first} {last}",
-                        "login": login,
-                        "email": login,
-                        "company_id": company.id,
-                        "company_ids": [Command.set(company.ids)],
-                        "tz": "Europe/Zurich"
-                        if company_key == "ch"
-                        else "Europe/Berlin",
-                        "group_ids": [
-                            Command.set(group.ids + env.ref("base.group_user").ids)
-                        ],
-                    },
-                    domain=[("login", "=", login)],
+                    first,
+                    last,
+                    f"{team_key}.{first.lower()}.{last.lower()}",
+                    company_key,
+                    group,
                 )
             calendar = (
                 _extended_calendar(ctx, company, company_key)

@@ -1,23 +1,11 @@
-from datetime import datetime
-
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
 from odoo.addons.crm_strategic_kpi.populate import populate
+from odoo.addons.crm_strategic_kpi.tests.test_populate import CORE_STEPS, NOW
 
-NOW = datetime(2026, 3, 18, 15, 30, 12)
 TINY = {"customers": 80, "leads": 1200, "teams": (1, 1, 1, 1), "pls": False}
-STEPS = (
-    "companies",
-    "users",
-    "catalogues",
-    "plan",
-    "partners",
-    "leads",
-    "feedback",
-    "tickets",
-    "finalize",
-)
+STEPS = (*CORE_STEPS[:-1], "tickets", "finalize")
 
 
 @tagged("post_install", "-at_install")
