@@ -342,11 +342,11 @@ class CrmKpiValue(models.Model):
             )
         self.env.cr.execute("ANALYZE kpi_tmp_target")
         queries = self._get_kpi_queries(engine)
+        kpis = kpis.filtered(lambda k: k.code not in done and k.code in queries)
+        engine.build_cubes(queries[kpi.code][1] for kpi in kpis)
         rows, kpi_seconds = {}, {}
         prepared = time.monotonic()
         for kpi in kpis:
-            if kpi.code in done or kpi.code not in queries:
-                continue
             scope, builder = queries[kpi.code]
             kpi_started = time.monotonic()
             with self.env.cr.savepoint():
