@@ -4,7 +4,8 @@ Benchmark of the KPI engine on a generated dataset, measured in one run:
 
 * the full recompute of every KPI over all months,
 * the nightly incremental run after a share of the leads changed,
-* a pivot read of the facts (KPIs x months of the last 12 months),
+* pivot reads of the last 12 months: KPIs x months (served by the monthly
+  totals) and KPIs x sales teams (summed from the facts),
 
 each with wall seconds, the peak memory of this Odoo process during the step,
 and the ratio to the raw-SQL floor: the plain aggregate queries over the same
@@ -53,6 +54,10 @@ FLOOR_QUERIES = [
 ]
 PIVOT_FLOOR = """
     SELECT kpi_id, date_trunc('month', date), SUM(numerator), SUM(denominator)
+      FROM crm_kpi_value WHERE date >= %s GROUP BY 1, 2
+"""
+TEAM_PIVOT_FLOOR = """
+    SELECT kpi_id, team_id, SUM(numerator), SUM(denominator)
       FROM crm_kpi_value WHERE date >= %s GROUP BY 1, 2
 """
 
@@ -195,6 +200,27 @@ class KpiBench(Command):
                 seconds,
                 peak,
                 floor,
+                f"{len(groups)} cells",
+            )
+        )
+
+        # a grouping by a dimension (sales team) reads the facts themselves
+        def team_floor():
+            cr.execute(TEAM_PIVOT_FLOOR, (since,))
+            return cr.fetchall()
+
+        team_floor_seconds = _timed(team_floor)[0]
+        seconds, peak, groups = _timed(
+            lambda: values.formatted_read_group(
+                [("date", ">=", since)], ["kpi_id", "team_id"], ["value:sum"]
+            )
+        )
+        rows.append(
+            (
+                "pivot read (KPIs x sales teams, 12 months)",
+                seconds,
+                peak,
+                team_floor_seconds,
                 f"{len(groups)} cells",
             )
         )

@@ -12,6 +12,7 @@ from . import crm_kpi_lifecycle_event
 from . import crm_kpi_dirty_month
 from . import crm_kpi_user_login
 from . import crm_kpi_value
+from . import crm_kpi_total
 from . import crm_kpi_goal
 from . import crm_lead
 from . import res_partner

@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 from .crm_kpi import CATEGORIES, UNITS
@@ -20,6 +21,24 @@ _logger = logging.getLogger(__name__)
 RECOMPUTE_LOCK = 815_620_1907
 RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
+# fields of the facts that their monthly totals (crm.kpi.total) carry as well
+TOTAL_FIELDS = frozenset(
+    {
+        "kpi_id",
+        "kpi_code",
+        "category",
+        "unit",
+        "date",
+        "company_id",
+        "currency_id",
+        "numerator",
+        "denominator",
+        "value",
+        "has_value",
+        "factor",
+        "is_ratio",
+    }
+)
 
 
 def month_start(day):
@@ -41,11 +60,59 @@ class FactReference(fields.Many2one):
         return
 
 
+class CrmKpiFactMixin(models.AbstractModel):
+    """What the facts and their monthly totals share: a group's value is the
+    ratio of its sums, and references are kept by the ORM."""
+
+    _name = "crm.kpi.fact.mixin"
+    _description = "KPI figures"
+
+    @api.model
+    def _forget_references(self, field_name, ids, ondelete):
+        """Delete the figures of deleted KPIs or companies (``cascade``), or
+        empty a deleted dimension in them (``set null``)."""
+        column = SQL.identifier(field_name)
+        table = SQL.identifier(self._table)
+        if ondelete == "cascade":
+            query = SQL("DELETE FROM %s WHERE %s IN %s", table, column, tuple(ids))
+        else:
+            query = SQL(
+                "UPDATE %s SET %s = NULL WHERE %s IN %s",
+                table,
+                column,
+                column,
+                tuple(ids),
+            )
+        self.env.cr.execute(query)
+        self.invalidate_model([field_name])
+
+    def _read_group_select(self, aggregate_spec, query):
+        if aggregate_spec != "value:sum":
+            return super()._read_group_select(aggregate_spec, query)
+        # A group's value is the ratio of its sums; a group mixing several
+        # KPIs has no meaningful value and stays empty. (MIN = MAX rather
+        # than COUNT(DISTINCT): it lets PostgreSQL aggregate in parallel.)
+        kpi = self._field_to_sql(self._table, "kpi_id", query)
+        return SQL(
+            """CASE WHEN MIN(%(kpi)s) = MAX(%(kpi)s) THEN
+                   CASE WHEN bool_and(%(ratio)s)
+                        THEN MAX(%(factor)s) * SUM(%(num)s) / NULLIF(SUM(%(den)s), 0)
+                        ELSE MAX(%(factor)s) * SUM(%(num)s) END
+               END""",
+            kpi=kpi,
+            ratio=self._field_to_sql(self._table, "is_ratio", query),
+            factor=self._field_to_sql(self._table, "factor", query),
+            num=self._field_to_sql(self._table, "numerator", query),
+            den=self._field_to_sql(self._table, "denominator", query),
+        )
+
+
 class CrmKpiValue(models.Model):
     """One KPI fact: numerator and denominator of a KPI for one month, company
     and combination of dimensions. Written only by the engine."""
 
     _name = "crm.kpi.value"
+    _inherit = ["crm.kpi.fact.mixin"]
     _description = "KPI Fact"
     _order = "date desc, kpi_id, id"
     _rec_name = "kpi_id"
@@ -134,43 +201,73 @@ class CrmKpiValue(models.Model):
             """
         )
 
-    @api.model
-    def _forget_references(self, field_name, ids, ondelete):
-        """Delete the facts of deleted KPIs or companies (``cascade``), or
-        empty a deleted dimension in its facts (``set null``)."""
-        column = SQL.identifier(field_name)
-        if ondelete == "cascade":
-            query = SQL("DELETE FROM crm_kpi_value WHERE %s IN %s", column, tuple(ids))
-        else:
-            query = SQL(
-                "UPDATE crm_kpi_value SET %s = NULL WHERE %s IN %s",
-                column,
-                column,
-                tuple(ids),
-            )
-        self.env.cr.execute(query)
-        self.invalidate_model([field_name])
-
     # ------------------------------------------------------------ read group
-    def _read_group_select(self, aggregate_spec, query):
-        if aggregate_spec != "value:sum":
-            return super()._read_group_select(aggregate_spec, query)
-        # A group's value is the ratio of its sums; a group mixing several
-        # KPIs has no meaningful value and stays empty. (MIN = MAX rather
-        # than COUNT(DISTINCT): it lets PostgreSQL aggregate in parallel.)
-        kpi = self._field_to_sql(self._table, "kpi_id", query)
-        return SQL(
-            """CASE WHEN MIN(%(kpi)s) = MAX(%(kpi)s) THEN
-                   CASE WHEN bool_and(%(ratio)s)
-                        THEN MAX(%(factor)s) * SUM(%(num)s) / NULLIF(SUM(%(den)s), 0)
-                        ELSE MAX(%(factor)s) * SUM(%(num)s) END
-               END""",
-            kpi=kpi,
-            ratio=self._field_to_sql(self._table, "is_ratio", query),
-            factor=self._field_to_sql(self._table, "factor", query),
-            num=self._field_to_sql(self._table, "numerator", query),
-            den=self._field_to_sql(self._table, "denominator", query),
+    def _read_group(
+        self,
+        domain,
+        groupby=(),
+        aggregates=(),
+        having=(),
+        offset=0,
+        limit=None,
+        order=None,
+    ):
+        """Groups by KPI, company and period only read the monthly totals
+        (``crm.kpi.total``): the same sums from a few thousand rows."""
+        spec = self._totals_spec(domain, groupby, aggregates, having, order)
+        if spec is None:
+            return super()._read_group(
+                domain, groupby, aggregates, having, offset, limit, order
+            )
+        self.browse().check_access("read")
+        return (
+            self.env["crm.kpi.total"]
+            .with_context(self.env.context)
+            ._read_group(domain, groupby, spec[0], (), offset, limit, spec[1])
         )
+
+    def _totals_spec(self, domain, groupby, aggregates, having, order):
+        """(aggregates, order) for reading the totals instead of the facts,
+        or None when the totals could give another result: a grouping,
+        filter or order on a dimension the totals do not carry, or record
+        rules of the user that look at more than the company (salespeople
+        who see only their own teams' figures read the facts)."""
+        if having or self.env.context.get("kpi_facts_only"):
+            return None
+
+        def carried(name):
+            return name.split(".")[0].split(":")[0] in TOTAL_FIELDS
+
+        if not all(carried(spec) for spec in groupby):
+            return None
+        count = "fact_count:sum"
+        aggregates = [count if spec == "__count" else spec for spec in aggregates]
+        if not all(
+            spec.split(":")[0] in ("numerator", "denominator", "value", "fact_count")
+            for spec in aggregates
+        ):
+            return None
+        conditions = list(Domain(domain).iter_conditions())
+        if not self.env.su:
+            rules = self.env["ir.rule"]._compute_domain(self._name, "read")
+            if any(
+                cond.field_expr != "company_id" for cond in rules.iter_conditions()
+            ):
+                return None
+        if not all(carried(cond.field_expr) for cond in conditions):
+            return None
+        if order:
+            terms = [term.strip() for term in order.split(",")]
+            terms = [
+                term.replace("__count", count, 1)
+                if term.startswith("__count")
+                else term
+                for term in terms
+            ]
+            if not all(carried(term.split()[0]) or term.startswith(count) for term in terms):
+                return None
+            order = ", ".join(terms)
+        return aggregates, order
 
     # ------------------------------------------------------------ actions
     def action_open_records(self):
@@ -389,18 +486,20 @@ class CrmKpiValue(models.Model):
         bounds = cr.fetchone()
         if bounds[0] is None:
             return 0
-        cr.execute(
-            SQL(
-                """
-                DELETE FROM crm_kpi_value v
-                 USING kpi_tmp_target t
-                 WHERE v.kpi_id = %(kpi)s AND t.scope = %(scope)s
-                   AND v.company_id = t.company_id AND v.date = t.month
-                """,
-                kpi=kpi.id,
-                scope=scope,
+        for table in ("crm_kpi_value", "crm_kpi_total"):
+            cr.execute(
+                SQL(
+                    """
+                    DELETE FROM %(table)s v
+                     USING kpi_tmp_target t
+                     WHERE v.kpi_id = %(kpi)s AND t.scope = %(scope)s
+                       AND v.company_id = t.company_id AND v.date = t.month
+                    """,
+                    table=SQL.identifier(table),
+                    kpi=kpi.id,
+                    scope=scope,
+                )
             )
-        )
         q_dims = SQL(", ").join(SQL.identifier("q", d) for d in DIMS)
         # Only references that still exist: a dimension deleted since the
         # run prepared its tables is left empty (there are no foreign keys).
@@ -427,9 +526,13 @@ class CrmKpiValue(models.Model):
         # Aggregate first, then keep the target months: joining the targets
         # row by row misleads the planner (it cannot estimate the join of
         # computed months) into nested loops and sorts on disk.
+        # The monthly totals are summed from the inserted facts in the same
+        # statement.
+        Total = self.env["crm.kpi.total"]
         cr.execute(
             SQL(
                 """
+                WITH facts AS (
                 INSERT INTO crm_kpi_value (
                     kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id,
                     date, company_id, team_id, user_id, segment_id, campaign_id,
@@ -451,7 +554,15 @@ class CrmKpiValue(models.Model):
                   JOIN kpi_tmp_company co ON co.id = a.company_id
                   %(live_joins)s
                  WHERE a.num <> 0 OR a.den <> 0
+                RETURNING *
+                ), totals AS (
+                    INSERT INTO crm_kpi_total (%(total_columns)s) %(totals)s
+                    RETURNING fact_count
+                )
+                SELECT COALESCE(SUM(fact_count), 0) FROM totals
                 """,
+                total_columns=Total._total_columns(),
+                totals=Total._totals_of(SQL("facts")),
                 live_joins=live_joins,
                 kpi=kpi.id,
                 code=kpi.code,
@@ -470,7 +581,7 @@ class CrmKpiValue(models.Model):
                 last=bounds[1],
             )
         )
-        return cr.rowcount
+        return cr.fetchone()[0]
 
     # ------------------------------------------------------------ locking
     def _take_recompute_lock(self, wait=False):

@@ -1,8 +1,9 @@
 """What the fact table's missing foreign keys would do, done by the ORM.
 
-``crm.kpi.value`` has no database foreign keys (see ``FactReference``): when
-a record a fact points to is deleted, its facts are deleted or lose that
-dimension, as the reference field's ``ondelete`` says.
+``crm.kpi.value`` and its monthly totals ``crm.kpi.total`` have no database
+foreign keys (see ``FactReference``): when a record a figure points to is
+deleted, its figures are deleted or lose that dimension, as the reference
+field's ``ondelete`` says.
 """
 
 from odoo import models
@@ -16,13 +17,13 @@ class FactReferenceMixin(models.AbstractModel):
 
     def unlink(self):
         if self.ids:
-            facts = self.env["crm.kpi.value"]
-            for name, field in facts._fields.items():
-                if (
-                    isinstance(field, FactReference)
-                    and field.comodel_name == self._name
-                ):
-                    facts._forget_references(name, self.ids, field.ondelete)
+            for figures in (self.env["crm.kpi.value"], self.env["crm.kpi.total"]):
+                for name, field in figures._fields.items():
+                    if (
+                        isinstance(field, FactReference)
+                        and field.comodel_name == self._name
+                    ):
+                        figures._forget_references(name, self.ids, field.ondelete)
         return super().unlink()
 
 

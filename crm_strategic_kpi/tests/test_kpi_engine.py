@@ -353,6 +353,49 @@ class TestKpiCatalogue(KpiCommon):
         self.assertEqual((num, den), (1, 7))
         self.assertAlmostEqual(value, 14.2857, places=3)
 
+    def test_monthly_totals_equal_facts(self):
+        """Groupings by KPI, company and period read the monthly totals; they
+        give what summing the facts gives (counts included)."""
+        Value = self.env["crm.kpi.value"]
+        Facts = Value.with_context(kpi_facts_only=True)
+        measures = ["numerator:sum", "denominator:sum", "value:sum", "__count"]
+        cases = [
+            ([], ["kpi_id", "date:month"]),
+            ([("kpi_code", "=", "nps")], []),
+            ([("date", ">=", FEB)], ["category", "date:year"]),
+            ([("kpi_id.category", "=", "customers")], ["company_id", "kpi_code"]),
+        ]
+        for domain, groupby in cases:
+            with self.subTest(groupby=groupby):
+                self.assertIsNotNone(
+                    Value._totals_spec(domain, groupby, measures, (), None)
+                )
+                got = Value._read_group(domain, groupby, measures)
+                self.assertTrue(got)
+                self.assertEqual(got, Facts._read_group(domain, groupby, measures))
+        web = Value.formatted_read_group(
+            [], ["kpi_id"], ["value:sum"], order="__count desc, kpi_id"
+        )
+        self.assertEqual(
+            web, Facts.formatted_read_group([], ["kpi_id"], ["value:sum"],
+                                            order="__count desc, kpi_id")
+        )
+        # a dimension the totals do not carry: the facts are read
+        for domain, groupby in (
+            ([], ["team_id"]),
+            ([("segment_id", "=", self.seg1.id)], ["kpi_id"]),
+        ):
+            self.assertIsNone(Value._totals_spec(domain, groupby, measures, (), None))
+        # and the totals are really what is read
+        self.env.cr.execute(
+            "UPDATE crm_kpi_total SET numerator = numerator + 1000 "
+            "WHERE kpi_code = 'won_count'"
+        )
+        self.env["crm.kpi.total"].invalidate_model()
+        [(routed,)] = Value._read_group([("kpi_code", "=", "won_count")], [], ["numerator:sum"])
+        [(summed,)] = Facts._read_group([("kpi_code", "=", "won_count")], [], ["numerator:sum"])
+        self.assertEqual(routed - summed, 1000 * 3)  # won in Jan, Feb, Mar
+
     def test_group_mixing_kpis_has_no_value(self):
         [(value,)] = self.env["crm.kpi.value"]._read_group(
             [("kpi_code", "in", ["nps", "won_count"])], [], ["value:sum"]
@@ -477,8 +520,11 @@ class TestKpiEdgeCases(KpiCommon):
         kpi = self.env["crm.kpi"].search([("code", "=", "referrals")])
         referral_facts = self.facts("referrals")
         self.assertTrue(referral_facts)
+        totals = self.env["crm.kpi.total"].search([("kpi_id", "=", kpi.id)])
+        self.assertTrue(totals)
         kpi.unlink()
         self.assertFalse(referral_facts.exists())
+        self.assertFalse(totals.exists(), "and its monthly totals")
 
     def test_incremental_touches_only_dirty_months(self):
         self.recompute()

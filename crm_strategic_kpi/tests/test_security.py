@@ -7,6 +7,7 @@ from .common import KpiCommon
 
 COMPANY_MODELS = [
     "crm.kpi.value",
+    "crm.kpi.total",
     "crm.kpi.cost",
     "crm.kpi.feedback",
     "crm.kpi.feedback.request",
@@ -84,6 +85,30 @@ class TestRecordRules(KpiCommon):
         facts = self.env["crm.kpi.value"].with_user(self.user1).search([])
         self.assertTrue(facts)
         self.assertEqual(facts.team_id, self.team1)
+
+    def test_own_team_readers_never_read_company_totals(self):
+        """Salespeople who see only their teams' facts get group sums of
+        those facts, never the company-wide monthly totals."""
+        Value = self.env["crm.kpi.value"].with_user(self.user1)
+        self.assertFalse(self.env["crm.kpi.total"].with_user(self.user1).search([]))
+        args = ([("kpi_code", "=", "won_count")], ["date:month"], ["numerator:sum"])
+        self.assertIsNone(Value._totals_spec(args[0], args[1], args[2], (), None))
+        mine = Value._read_group(*args)
+        team_only = self.env["crm.kpi.value"]._read_group(
+            [*args[0], ("team_id", "=", self.team1.id)], *args[1:]
+        )
+        everything = self.env["crm.kpi.value"]._read_group(*args)
+        self.assertEqual(mine, team_only)
+        self.assertNotEqual(mine, everything)
+
+    def test_all_leads_user_reads_totals(self):
+        Value = self.env["crm.kpi.value"].with_user(self.all_leads)
+        args = ([("kpi_code", "=", "won_count")], ["date:month"], ["numerator:sum"])
+        self.assertIsNotNone(Value._totals_spec(args[0], args[1], args[2], (), None))
+        self.assertEqual(
+            Value._read_group(*args),
+            Value.with_context(kpi_facts_only=True)._read_group(*args),
+        )
 
     def test_all_leads_user_sees_every_fact(self):
         everything = self.env["crm.kpi.value"].with_user(self.all_leads).search([])
