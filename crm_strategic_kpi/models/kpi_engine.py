@@ -17,7 +17,7 @@ won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from dateutil.relativedelta import relativedelta
@@ -270,26 +270,32 @@ class KpiEngine:
 
     def _prepare_messages(self):
         """Done activities per deal (messages that carry an activity type) of
-        the deals closed in the computed months."""
-        self.cr.execute(
-            SQL(
+        the deals closed in the computed months. A run of recent months looks
+        the messages of its deals up one deal at a time, through mail's
+        (model, res_id) index, instead of reading every message."""
+        if self.month_from:
+            query = SQL(
                 """
-                CREATE TEMP TABLE kpi_tmp_message AS
+                SELECT l.id AS lead_id, msg.done
+                  FROM kpi_tmp_lead l
+                 CROSS JOIN LATERAL (
+                       SELECT COUNT(*) AS done FROM mail_message m
+                        WHERE m.model = 'crm.lead' AND m.res_id = l.id
+                          AND m.mail_activity_type_id IS NOT NULL) msg
+                 WHERE l.closed_month >= %s AND msg.done > 0
+                """,
+                self.month_from,
+            )
+        else:
+            query = SQL(
+                """
                 SELECT m.res_id AS lead_id, COUNT(*) AS done
                   FROM mail_message m
                  WHERE m.model = 'crm.lead' AND m.mail_activity_type_id IS NOT NULL
-                   AND %(scope)s
                  GROUP BY m.res_id
-                """,
-                scope=SQL(
-                    "m.res_id IN (SELECT id FROM kpi_tmp_lead "
-                    "WHERE closed_month >= %s)",
-                    self.month_from,
-                )
-                if self.month_from
-                else SQL("TRUE"),
+                """
             )
-        )
+        self.cr.execute(SQL("CREATE TEMP TABLE kpi_tmp_message AS %s", query))
         self.cr.execute(
             "CREATE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
         )
@@ -1027,7 +1033,7 @@ class KpiEngine:
               LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
               JOIN kpi_tmp_company co
                 ON co.id = COALESCE(p.company_id, u.company_id, %(main)s)
-             WHERE p.create_date IS NOT NULL
+             WHERE p.create_date >= %(since)s
                AND NOT EXISTS (SELECT 1 FROM res_users ru
                                 WHERE ru.partner_id = p.id)
                AND NOT EXISTS (SELECT 1 FROM res_company rc
@@ -1038,4 +1044,8 @@ class KpiEngine:
             ),
             created=partner_created,
             main=self.main_company_id,
+            # local months start up to a day before the UTC ones
+            since=self.month_from - timedelta(days=1)
+            if self.month_from
+            else datetime.min,
         )

@@ -636,6 +636,20 @@ class TestKpiRuns(KpiCommon):
         # months (all of Jan..Apr, from the fixture's changes) were computed
         self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
 
+    def test_records_created_counts_partners_of_the_computed_months(self):
+        """Partners count in the local month of their creation, also in a run
+        that starts with that month (it reads partners from a day before)."""
+        early, late = self.env["res.partner"].create(
+            [{"name": "Neu GmbH"}, {"name": "Spät GmbH"}]
+        )
+        # 23:30 UTC on 28 February is 1 March in Berlin; 22:30 UTC on
+        # 31 March is 1 April
+        self._sql_dates("res_partner", early, create_date=datetime(2026, 2, 28, 23, 30))
+        self._sql_dates("res_partner", late, create_date=datetime(2026, 3, 31, 22, 30))
+        self.recompute(date_from=MAR)
+        # March: leads L6, L7 and the early partner; April: the late one
+        self.assertMonths("records_created", {3: (3, 0, 3), 4: (1, 0, 1)})
+
     def test_recent_months_alone_equal_a_run_over_all_months(self):
         """A run of recent months reads only what they need (old closed
         leads and customer months over a year back are left out): its
