@@ -220,10 +220,8 @@ class CrmKpiValue(models.Model):
                 domain, groupby, aggregates, having, offset, limit, order
             )
         self.browse().check_access("read")
-        return (
-            self.env["crm.kpi.total"]
-            .with_context(self.env.context)
-            ._read_group(domain, groupby, spec[0], (), offset, limit, spec[1])
+        return self.env["crm.kpi.total"]._read_group(
+            domain, groupby, spec[0], (), offset, limit, spec[1]
         )
 
     def _totals_spec(self, domain, groupby, aggregates, having, order):
@@ -250,9 +248,7 @@ class CrmKpiValue(models.Model):
         conditions = list(Domain(domain).iter_conditions())
         if not self.env.su:
             rules = self.env["ir.rule"]._compute_domain(self._name, "read")
-            if any(
-                cond.field_expr != "company_id" for cond in rules.iter_conditions()
-            ):
+            if any(cond.field_expr != "company_id" for cond in rules.iter_conditions()):
                 return None
         if not all(carried(cond.field_expr) for cond in conditions):
             return None
@@ -264,7 +260,9 @@ class CrmKpiValue(models.Model):
                 else term
                 for term in terms
             ]
-            if not all(carried(term.split()[0]) or term.startswith(count) for term in terms):
+            if not all(
+                carried(term.split()[0]) or term.startswith(count) for term in terms
+            ):
                 return None
             order = ", ".join(terms)
         return aggregates, order

@@ -148,7 +148,9 @@ class KpiEngine:
             started = time.monotonic()
             step()
             _logger.debug(
-                "Strategic KPIs: %s in %.2f s", step.__name__, time.monotonic() - started
+                "Strategic KPIs: %s in %.2f s",
+                step.__name__,
+                time.monotonic() - started,
             )
 
     def _prepare_companies(self):
@@ -697,7 +699,8 @@ class KpiEngine:
                     columns=SQL(", ").join(columns),
                     first=self.month_from or "-infinity",
                     any=SQL(" OR ").join(
-                        SQL("(%s)", where) for _n, _d, where in measures["list"].values()
+                        SQL("(%s)", where)
+                        for _n, _d, where in measures["list"].values()
                     ),
                     **{"from": from_clause},
                 )

@@ -377,8 +377,10 @@ class TestKpiCatalogue(KpiCommon):
             [], ["kpi_id"], ["value:sum"], order="__count desc, kpi_id"
         )
         self.assertEqual(
-            web, Facts.formatted_read_group([], ["kpi_id"], ["value:sum"],
-                                            order="__count desc, kpi_id")
+            web,
+            Facts.formatted_read_group(
+                [], ["kpi_id"], ["value:sum"], order="__count desc, kpi_id"
+            ),
         )
         # a dimension the totals do not carry: the facts are read
         for domain, groupby in (
@@ -392,8 +394,12 @@ class TestKpiCatalogue(KpiCommon):
             "WHERE kpi_code = 'won_count'"
         )
         self.env["crm.kpi.total"].invalidate_model()
-        [(routed,)] = Value._read_group([("kpi_code", "=", "won_count")], [], ["numerator:sum"])
-        [(summed,)] = Facts._read_group([("kpi_code", "=", "won_count")], [], ["numerator:sum"])
+        [(routed,)] = Value._read_group(
+            [("kpi_code", "=", "won_count")], [], ["numerator:sum"]
+        )
+        [(summed,)] = Facts._read_group(
+            [("kpi_code", "=", "won_count")], [], ["numerator:sum"]
+        )
         self.assertEqual(routed - summed, 1000 * 3)  # won in Jan, Feb, Mar
 
     def test_group_mixing_kpis_has_no_value(self):
