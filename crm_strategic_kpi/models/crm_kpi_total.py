@@ -11,9 +11,6 @@ chooses them only when the result cannot differ (see there).
 from odoo import fields, models
 from odoo.tools import SQL
 
-from .crm_kpi import CATEGORIES, UNITS
-from .crm_kpi_value import FactReference
-
 
 class CrmKpiTotal(models.Model):
     _name = "crm.kpi.total"
@@ -23,27 +20,6 @@ class CrmKpiTotal(models.Model):
     _rec_name = "kpi_id"
     _log_access = False
 
-    kpi_id = FactReference(
-        comodel_name="crm.kpi",
-        string="KPI",
-        required=True,
-        readonly=True,
-        ondelete="cascade",
-    )
-    kpi_code = fields.Char(string="KPI Code", readonly=True)
-    category = fields.Selection(selection=CATEGORIES, readonly=True)
-    unit = fields.Selection(selection=UNITS, readonly=True)
-    date = fields.Date(string="Month", required=True, readonly=True)
-    company_id = FactReference(
-        comodel_name="res.company", required=True, readonly=True, ondelete="cascade"
-    )
-    currency_id = FactReference(comodel_name="res.currency", readonly=True)
-    numerator = fields.Float(readonly=True, aggregator="sum")
-    denominator = fields.Float(readonly=True, aggregator="sum")
-    value = fields.Float(readonly=True, aggregator="sum", digits=(16, 2))
-    has_value = fields.Boolean(readonly=True)
-    factor = fields.Float(readonly=True, aggregator=None)
-    is_ratio = fields.Boolean(readonly=True)
     fact_count = fields.Integer(
         string="Facts",
         readonly=True,

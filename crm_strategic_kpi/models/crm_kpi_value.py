@@ -21,24 +21,6 @@ _logger = logging.getLogger(__name__)
 RECOMPUTE_LOCK = 815_620_1907
 RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
-# fields of the facts that their monthly totals (crm.kpi.total) carry as well
-TOTAL_FIELDS = frozenset(
-    {
-        "kpi_id",
-        "kpi_code",
-        "category",
-        "unit",
-        "date",
-        "company_id",
-        "currency_id",
-        "numerator",
-        "denominator",
-        "value",
-        "has_value",
-        "factor",
-        "is_ratio",
-    }
-)
 
 
 def month_start(day):
@@ -66,6 +48,40 @@ class CrmKpiFactMixin(models.AbstractModel):
 
     _name = "crm.kpi.fact.mixin"
     _description = "KPI figures"
+
+    # What, when and whose
+    kpi_id = FactReference(
+        comodel_name="crm.kpi",
+        string="KPI",
+        required=True,
+        readonly=True,
+        ondelete="cascade",
+    )
+    kpi_code = fields.Char(string="KPI Code", readonly=True)
+    category = fields.Selection(selection=CATEGORIES, readonly=True)
+    unit = fields.Selection(selection=UNITS, readonly=True)
+    date = fields.Date(string="Month", required=True, readonly=True)
+    company_id = FactReference(
+        comodel_name="res.company", required=True, readonly=True, ondelete="cascade"
+    )
+    currency_id = FactReference(comodel_name="res.currency", readonly=True)
+    # Figures
+    numerator = fields.Float(readonly=True, aggregator="sum")
+    denominator = fields.Float(readonly=True, aggregator="sum")
+    value = fields.Float(
+        readonly=True,
+        aggregator="sum",
+        digits=(16, 2),
+        help="factor x numerator / denominator for ratios, factor x numerator for "
+        "counts and amounts. In grouped views it is computed from the group's "
+        "summed numerator and denominator, never as a sum or an average of rows.",
+    )
+    has_value = fields.Boolean(
+        readonly=True,
+        help="False when the denominator is 0: the value is then empty, not 0.",
+    )
+    factor = fields.Float(readonly=True, aggregator=None)
+    is_ratio = fields.Boolean(readonly=True)
 
     @api.model
     def _forget_references(self, field_name, ids, ondelete):
@@ -119,22 +135,7 @@ class CrmKpiValue(models.Model):
     # rows are replaced in bulk by the engine, never edited
     _log_access = False
 
-    # What and when
-    kpi_id = FactReference(
-        comodel_name="crm.kpi",
-        string="KPI",
-        required=True,
-        readonly=True,
-        ondelete="cascade",
-    )
-    kpi_code = fields.Char(string="KPI Code", readonly=True)
-    category = fields.Selection(selection=CATEGORIES, readonly=True)
-    unit = fields.Selection(selection=UNITS, readonly=True)
-    date = fields.Date(string="Month", required=True, readonly=True)
     # Dimensions
-    company_id = FactReference(
-        comodel_name="res.company", required=True, readonly=True, ondelete="cascade"
-    )
     team_id = FactReference(comodel_name="crm.team", string="Sales Team", readonly=True)
     user_id = FactReference(
         comodel_name="res.users", string="Salesperson", readonly=True
@@ -143,24 +144,6 @@ class CrmKpiValue(models.Model):
     campaign_id = FactReference(comodel_name="utm.campaign", readonly=True)
     source_id = FactReference(comodel_name="utm.source", readonly=True)
     medium_id = FactReference(comodel_name="utm.medium", readonly=True)
-    # Figures
-    numerator = fields.Float(readonly=True, aggregator="sum")
-    denominator = fields.Float(readonly=True, aggregator="sum")
-    value = fields.Float(
-        readonly=True,
-        aggregator="sum",
-        digits=(16, 2),
-        help="factor x numerator / denominator for ratios, factor x numerator for "
-        "counts and amounts. In grouped views it is computed from the group's "
-        "summed numerator and denominator, never as a sum or an average of rows.",
-    )
-    has_value = fields.Boolean(
-        readonly=True,
-        help="False when the denominator is 0: the value is then empty, not 0.",
-    )
-    factor = fields.Float(readonly=True, aggregator=None)
-    is_ratio = fields.Boolean(readonly=True)
-    currency_id = FactReference(comodel_name="res.currency", readonly=True)
 
     _kpi_company_date_idx = models.Index("(kpi_id, company_id, date)")
 
@@ -233,8 +216,10 @@ class CrmKpiValue(models.Model):
         if having or self.env.context.get("kpi_facts_only"):
             return None
 
+        shared = self.env["crm.kpi.fact.mixin"]._fields.keys() - {"id", "display_name"}
+
         def carried(name):
-            return name.split(".")[0].split(":")[0] in TOTAL_FIELDS
+            return name.split(".")[0].split(":")[0] in shared
 
         if not all(carried(spec) for spec in groupby):
             return None
