@@ -192,21 +192,23 @@ class KpiEngine:
         new business: compared with the customer's first won deal, which
         avoids a window over all leads. ``base`` is materialised so that the
         planner sees its real size when joining partners."""
-        created = self._local(SQL("b.create_date"))
-        closed = self._local(SQL("b.date_closed"))
+        # local times computed once per lead, in the materialised ``base``
+        created = self._local(SQL("l.create_date"))
+        closed = self._local(SQL("l.date_closed"))
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_lead AS
                 WITH base AS MATERIALIZED (
-                    SELECT l.id, COALESCE(l.company_id, t.company_id, %(main)s)
-                               AS company_id,
+                    SELECT l.id, co.id AS company_id,
                            l.team_id, l.user_id,
                            p.commercial_partner_id AS customer_id,
                            cp.kpi_segment_id AS segment_id,
                            l.campaign_id, l.source_id, l.medium_id,
                            l.type, l.won_status, l.active,
                            l.create_date, l.date_closed,
+                           %(created)s AS created_at,
+                           %(closed)s AS closed_at,
                            (l.date_conversion IS NOT NULL OR l.won_status = 'won')
                                AS converted,
                            %(revenue)s AS revenue,
@@ -216,6 +218,8 @@ class KpiEngine:
                            COALESCE(l.date_closed, l.create_date) AS sort_at
                       FROM crm_lead l
                       LEFT JOIN crm_team t ON t.id = l.team_id
+                      JOIN kpi_tmp_company co
+                        ON co.id = COALESCE(l.company_id, t.company_id, %(main)s)
                       LEFT JOIN res_partner p ON p.id = l.partner_id
                       LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
                       LEFT JOIN utm_source src ON src.id = l.source_id
@@ -227,15 +231,14 @@ class KpiEngine:
                      WHERE won_status = 'won' AND customer_id IS NOT NULL
                      ORDER BY company_id, customer_id, sort_at, id
                 )
-                SELECT b.id, co.id AS company_id, b.team_id, b.user_id,
+                SELECT b.id, b.company_id, b.team_id, b.user_id,
                        b.customer_id, b.segment_id,
                        b.campaign_id, b.source_id, b.medium_id,
                        b.type, b.won_status, b.active,
                        b.create_date, b.date_closed,
-                       %(created)s AS created_at,
-                       %(closed)s AS closed_at,
-                       date_trunc('month', %(created)s)::date AS create_month,
-                       date_trunc('month', %(closed)s)::date AS closed_month,
+                       b.created_at, b.closed_at,
+                       date_trunc('month', b.created_at)::date AS create_month,
+                       date_trunc('month', b.closed_at)::date AS closed_month,
                        b.converted, b.revenue, b.referral,
                        COALESCE(
                            b.kpi_deal_type,
@@ -243,7 +246,6 @@ class KpiEngine:
                                 THEN 'upsell' ELSE 'new' END
                        ) AS deal_type
                   FROM base b
-                  JOIN kpi_tmp_company co ON co.id = b.company_id
                   LEFT JOIN first_won fw
                     ON fw.company_id = b.company_id
                    AND fw.customer_id = b.customer_id
