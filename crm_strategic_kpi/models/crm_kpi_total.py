@@ -55,7 +55,7 @@ class CrmKpiTotal(models.Model):
         return SQL(
             """
             SELECT f.kpi_id, MAX(f.kpi_code), MAX(f.category), MAX(f.unit),
-                   MAX(f.factor), bool_and(f.is_ratio), f.currency_id,
+                   MAX(f.factor), bool_and(f.is_ratio), MAX(f.currency_id),
                    f.date, f.company_id, SUM(f.numerator), SUM(f.denominator),
                    CASE WHEN bool_and(f.is_ratio)
                         THEN MAX(f.factor) * SUM(f.numerator)
@@ -64,7 +64,7 @@ class CrmKpiTotal(models.Model):
                    NOT bool_and(f.is_ratio) OR SUM(f.denominator) <> 0,
                    COUNT(*)
               FROM %s f
-             GROUP BY f.kpi_id, f.company_id, f.date, f.currency_id
+             GROUP BY f.kpi_id, f.company_id, f.date
             """,
             facts,
         )

@@ -23,6 +23,24 @@ RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
 
 
+# What the monthly totals (crm.kpi.total) can answer for the facts: groupings
+# and filters by what is constant within a KPI, company and month, and sums.
+TOTAL_KEYS = frozenset(
+    {
+        "kpi_id",
+        "kpi_code",
+        "category",
+        "unit",
+        "factor",
+        "is_ratio",
+        "currency_id",
+        "date",
+        "company_id",
+    }
+)
+TOTAL_AGGREGATES = frozenset({"numerator:sum", "denominator:sum", "value:sum"})
+
+
 def month_start(day):
     return day.replace(day=1)
 
@@ -184,6 +202,61 @@ class CrmKpiValue(models.Model):
             """
         )
 
+    # ------------------------------------------------------------ ORM writes
+    # The engine writes facts in SQL, with their totals. Facts changed through
+    # the ORM (by an administrator's script) get their totals re-summed.
+    @api.model_create_multi
+    def create(self, vals_list):
+        facts = super().create(vals_list)
+        facts._refresh_totals(facts._total_keys())
+        return facts
+
+    def write(self, vals):
+        keys = self._total_keys()
+        result = super().write(vals)
+        self._refresh_totals(keys | self._total_keys())
+        return result
+
+    def unlink(self):
+        keys = self._total_keys()
+        result = super().unlink()
+        self._refresh_totals(keys)
+        return result
+
+    def _total_keys(self):
+        if not self.ids:
+            return set()
+        self.flush_recordset(["kpi_id", "company_id", "date"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT DISTINCT kpi_id, company_id, date FROM crm_kpi_value "
+                "WHERE id IN %s",
+                tuple(self.ids),
+            )
+        )
+        return set(self.env.cr.fetchall())
+
+    def _refresh_totals(self, keys):
+        if not keys:
+            return
+        self.env.flush_all()
+        Total = self.env["crm.kpi.total"]
+        matching = SQL(
+            "(kpi_id, company_id, date) IN (%s)",
+            SQL(", ").join(SQL("(%s, %s, %s::date)", *key) for key in sorted(keys)),
+        )
+        self.env.cr.execute(SQL("DELETE FROM crm_kpi_total WHERE %s", matching))
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO crm_kpi_total (%s) %s",
+                Total._total_columns(),
+                Total._totals_of(
+                    SQL("(SELECT * FROM crm_kpi_value WHERE %s)", matching)
+                ),
+            )
+        )
+        Total.invalidate_model()
+
     # ------------------------------------------------------------ read group
     def _read_group(
         self,
@@ -203,53 +276,69 @@ class CrmKpiValue(models.Model):
                 domain, groupby, aggregates, having, offset, limit, order
             )
         self.browse().check_access("read")
-        return self.env["crm.kpi.total"]._read_group(
+        rows = self.env["crm.kpi.total"]._read_group(
             domain, groupby, spec[0], (), offset, limit, spec[1]
         )
+        # a count is 0, not empty, when nothing matches
+        counts = [len(groupby) + i for i, a in enumerate(aggregates) if a == "__count"]
+        if counts:
+            rows = [
+                tuple(v or 0 if i in counts else v for i, v in enumerate(row))
+                for row in rows
+            ]
+        return rows
 
     def _totals_spec(self, domain, groupby, aggregates, having, order):
         """(aggregates, order) for reading the totals instead of the facts,
-        or None when the totals could give another result: a grouping,
-        filter or order on a dimension the totals do not carry, or record
-        rules of the user that look at more than the company (salespeople
-        who see only their own teams' figures read the facts)."""
+        or None when the totals could give another result.
+
+        The totals serve sums and counts grouped, filtered and ordered by
+        what is constant within a KPI, company and month (not by a dimension,
+        nor by a figure: a filter on the numerator keeps other facts than
+        totals), and only for users whose record rules on the totals are
+        those on the facts and look at the company alone (salespeople who
+        see only their own teams' figures read the facts)."""
         if having or self.env.context.get("kpi_facts_only"):
             return None
-
-        shared = self.env["crm.kpi.fact.mixin"]._fields.keys() - {"id", "display_name"}
-
-        def carried(name):
-            return name.split(".")[0].split(":")[0] in shared
-
-        if not all(carried(spec) for spec in groupby):
-            return None
         count = "fact_count:sum"
+
+        def constant(name):
+            return name.split(".")[0].split(":")[0] in TOTAL_KEYS
+
         aggregates = [count if spec == "__count" else spec for spec in aggregates]
+        if not all(spec in TOTAL_AGGREGATES or spec == count for spec in aggregates):
+            return None
+        if not all(constant(spec) for spec in groupby):
+            return None
         if not all(
-            spec.split(":")[0] in ("numerator", "denominator", "value", "fact_count")
-            for spec in aggregates
+            constant(cond.field_expr) for cond in Domain(domain).iter_conditions()
         ):
             return None
-        conditions = list(Domain(domain).iter_conditions())
-        if not self.env.su:
-            rules = self.env["ir.rule"]._compute_domain(self._name, "read")
-            if any(cond.field_expr != "company_id" for cond in rules.iter_conditions()):
-                return None
-        if not all(carried(cond.field_expr) for cond in conditions):
-            return None
         if order:
-            terms = [term.strip() for term in order.split(",")]
             terms = [
-                term.replace("__count", count, 1)
-                if term.startswith("__count")
-                else term
-                for term in terms
+                term.strip().replace("__count", count, 1)
+                if term.strip().startswith("__count")
+                else term.strip()
+                for term in order.split(",")
             ]
             if not all(
-                carried(term.split()[0]) or term.startswith(count) for term in terms
+                constant(term.split()[0])
+                or term.split()[0] in TOTAL_AGGREGATES
+                or term.startswith(count)
+                for term in terms
             ):
                 return None
             order = ", ".join(terms)
+        if not self.env.su:
+            Total = self.env["crm.kpi.total"]
+            if not Total.has_access("read"):
+                return None
+            rules = self.env["ir.rule"]
+            facts_rule = rules._compute_domain(self._name, "read")
+            if any(
+                cond.field_expr != "company_id" for cond in facts_rule.iter_conditions()
+            ) or str(facts_rule) != str(rules._compute_domain(Total._name, "read")):
+                return None
         return aggregates, order
 
     # ------------------------------------------------------------ actions
@@ -443,6 +532,7 @@ class CrmKpiValue(models.Model):
         engine.drop()
         self.env.registry.clear_cache()
         self.invalidate_model()
+        self.env["crm.kpi.total"].invalidate_model()
         seconds = time.monotonic() - started
         _logger.info(
             "Strategic KPIs: %s rows for %s KPIs in %.1f s",

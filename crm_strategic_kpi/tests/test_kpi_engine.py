@@ -309,7 +309,9 @@ class TestKpiCatalogue(KpiCommon):
         by_record = {code: sums(code) for code in queries}
         engine.build_cubes(builder for _scope, builder in queries.values())
         cr.execute(
-            "SELECT COUNT(*) FROM pg_tables WHERE tablename LIKE 'kpi_tmp_cube_%'"
+            r"""SELECT COUNT(*) FROM pg_tables
+                 WHERE schemaname = pg_my_temp_schema()::regnamespace::text
+                   AND tablename LIKE 'kpi\_tmp\_cube\_%'"""
         )
         self.assertEqual(cr.fetchone()[0], 3)  # leads by creation, by closing; basis
         for code in queries:
@@ -382,12 +384,43 @@ class TestKpiCatalogue(KpiCommon):
                 [], ["kpi_id"], ["value:sum"], order="__count desc, kpi_id"
             ),
         )
-        # a dimension the totals do not carry: the facts are read
-        for domain, groupby in (
-            ([], ["team_id"]),
-            ([("segment_id", "=", self.seg1.id)], ["kpi_id"]),
+        # a dimension the totals do not carry, or a figure (a filter on it
+        # keeps other facts than totals), or another aggregate than a sum:
+        # the facts are read
+        for domain, groupby, aggregates in (
+            ([], ["team_id"], measures),
+            ([("segment_id", "=", self.seg1.id)], ["kpi_id"], measures),
+            ([("has_value", "=", True)], ["kpi_id"], measures),
+            ([("numerator", ">", 0)], [], measures),
+            ([], ["has_value"], measures),
+            ([], ["kpi_id"], ["numerator:max"]),
+            ([], ["kpi_id"], ["value:avg"]),
         ):
-            self.assertIsNone(Value._totals_spec(domain, groupby, measures, (), None))
+            with self.subTest(domain=domain, groupby=groupby, aggregates=aggregates):
+                self.assertIsNone(
+                    Value._totals_spec(domain, groupby, aggregates, (), None)
+                )
+        # marketing ROI: revenue facts have no denominator, cost facts have
+        # one; only the cost facts have a value
+        [(num, den)] = Value._read_group(
+            [("kpi_code", "=", "marketing_roi"), ("has_value", "=", True)],
+            [],
+            ["numerator:sum", "denominator:sum"],
+        )
+        self.assertEqual(
+            (num, den),
+            tuple(
+                Facts._read_group(
+                    [("kpi_code", "=", "marketing_roi"), ("has_value", "=", True)],
+                    [],
+                    ["numerator:sum", "denominator:sum"],
+                )[0]
+            ),
+        )
+        # nothing matches: a count of 0, as from the facts
+        self.assertEqual(
+            Value._read_group([("kpi_code", "=", "none")], [], ["__count"]), [(0,)]
+        )
         # and the totals are really what is read
         self.env.cr.execute(
             "UPDATE crm_kpi_total SET numerator = numerator + 1000 "
@@ -401,6 +434,18 @@ class TestKpiCatalogue(KpiCommon):
             [("kpi_code", "=", "won_count")], [], ["numerator:sum"]
         )
         self.assertEqual(routed - summed, 1000 * 3)  # won in Jan, Feb, Mar
+
+    def test_totals_follow_facts_changed_through_the_orm(self):
+        Value = self.env["crm.kpi.value"]
+        Facts = Value.with_context(kpi_facts_only=True)
+        args = ([("kpi_code", "=", "won_count")], ["date:month"], ["numerator:sum"])
+        before = Value._read_group(*args)
+        fact = Value.search([("kpi_code", "=", "won_count"), ("date", "=", JAN)])[:1]
+        fact.write({"numerator": fact.numerator + 5})
+        self.assertEqual(Value._read_group(*args), Facts._read_group(*args))
+        self.assertNotEqual(Value._read_group(*args), before)
+        fact.unlink()
+        self.assertEqual(Value._read_group(*args), Facts._read_group(*args))
 
     def test_group_mixing_kpis_has_no_value(self):
         [(value,)] = self.env["crm.kpi.value"]._read_group(

@@ -101,6 +101,18 @@ class TestRecordRules(KpiCommon):
         self.assertEqual(mine, team_only)
         self.assertNotEqual(mine, everything)
 
+    def test_totals_only_where_their_rules_are_the_facts_rules(self):
+        """An administrator who lets salespeople see every team's facts (the
+        own-team rule archived) does not open the totals to them: they read
+        the facts."""
+        self.env.ref("crm_strategic_kpi.crm_kpi_value_rule_own_teams").active = False
+        Value = self.env["crm.kpi.value"].with_user(self.user1)
+        args = ([("kpi_code", "=", "won_count")], ["date:month"], ["numerator:sum"])
+        self.assertIsNone(Value._totals_spec(args[0], args[1], args[2], (), None))
+        self.assertEqual(
+            Value._read_group(*args), self.env["crm.kpi.value"]._read_group(*args)
+        )
+
     def test_all_leads_user_reads_totals(self):
         Value = self.env["crm.kpi.value"].with_user(self.all_leads)
         args = ([("kpi_code", "=", "won_count")], ["date:month"], ["numerator:sum"])
