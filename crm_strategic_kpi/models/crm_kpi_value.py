@@ -495,7 +495,6 @@ class CrmKpiValue(models.Model):
             companies,
             month_to,
             month_from=min((month for _s, _c, month in targets), default=None),
-            basis_view=True,
         )
         engine.prepare()
         self.env.cr.execute(

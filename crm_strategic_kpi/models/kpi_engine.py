@@ -82,7 +82,7 @@ class KpiEngine:
         keeps the nightly run of recent months small. ``None``: everything.
     """
 
-    def __init__(self, env, companies, month_to, month_from=None, basis_view=False):
+    def __init__(self, env, companies, month_to, month_from=None):
         self.env = env
         self.cr = env.cr
         self.companies = companies
@@ -90,9 +90,6 @@ class KpiEngine:
         self.month_from = month_from
         # customer months the windows of month_from need (12 months back)
         self.basis_from = month_from and month_from - relativedelta(months=11)
-        # a run reads the activity basis once (into its cube): a view then
-        # spares writing and reading millions of customer months
-        self.basis_view = basis_view
         self.main_company_id = env.ref("base.main_company").id
         # None: KPI queries yield one row per record (drill-down); "collect":
         # they register their measures; "cube": they read the summed cubes
@@ -110,15 +107,6 @@ class KpiEngine:
             """
         )
         cubes = [name for (name,) in self.cr.fetchall()]
-        self.cr.execute(
-            r"""
-            SELECT viewname FROM pg_views
-             WHERE schemaname = pg_my_temp_schema()::regnamespace::text
-               AND viewname LIKE 'kpi\_tmp\_%'
-            """
-        )
-        for (view,) in self.cr.fetchall():
-            self.cr.execute(SQL("DROP VIEW %s", SQL.identifier(view)))
         for table in (*cubes, *TEMP_TABLES):
             self.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(table)))
         self.mode = None
@@ -421,7 +409,7 @@ class KpiEngine:
         self.cr.execute(
             SQL(
                 """
-                CREATE TEMP %(kind)s kpi_tmp_basis AS
+                CREATE TEMP TABLE kpi_tmp_basis AS
                 WITH spell_months AS (
                     SELECT s.company_id, s.customer_id, s.start_at, s.end_at,
                            m::date AS month
@@ -496,14 +484,12 @@ class KpiEngine:
                   LEFT JOIN before bf USING (company_id, customer_id)
                  WHERE NOT w.helper
                 """,
-                kind=SQL("VIEW" if self.basis_view else "TABLE"),
                 to=self.month_to,
                 window_from=self.basis_from,
                 **{"from": self.month_from},
             )
         )
-        if not self.basis_view:
-            self.cr.execute("ANALYZE kpi_tmp_basis")
+        self.cr.execute("ANALYZE kpi_tmp_basis")
 
     def _prepare_stage_spells(self):
         """Every lifecycle event with the date of the partner's next one: the
