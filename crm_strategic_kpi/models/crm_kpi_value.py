@@ -301,34 +301,33 @@ class CrmKpiValue(models.Model):
         if having or self.env.context.get("kpi_facts_only"):
             return None
         count = "fact_count:sum"
+        sums = TOTAL_AGGREGATES | {count}
 
         def constant(name):
             return name.split(".")[0].split(":")[0] in TOTAL_KEYS
 
-        aggregates = [count if spec == "__count" else spec for spec in aggregates]
-        if not all(spec in TOTAL_AGGREGATES or spec == count for spec in aggregates):
-            return None
-        if not all(constant(spec) for spec in groupby):
-            return None
-        if not all(
-            constant(cond.field_expr) for cond in Domain(domain).iter_conditions()
+        def on_totals(spec):
+            # __count of the facts is the sum of the totals' fact counts
+            return (
+                count + spec[len("__count") :] if spec.startswith("__count") else spec
+            )
+
+        aggregates = [on_totals(spec) for spec in aggregates]
+        terms = [
+            on_totals(term.strip()) for term in (order or "").split(",") if term.strip()
+        ]
+        if not (
+            all(spec in sums for spec in aggregates)
+            and all(constant(spec) for spec in groupby)
+            and all(
+                constant(cond.field_expr) for cond in Domain(domain).iter_conditions()
+            )
+            and all(
+                constant(term.split()[0]) or term.split()[0] in sums for term in terms
+            )
         ):
             return None
-        if order:
-            terms = [
-                term.strip().replace("__count", count, 1)
-                if term.strip().startswith("__count")
-                else term.strip()
-                for term in order.split(",")
-            ]
-            if not all(
-                constant(term.split()[0])
-                or term.split()[0] in TOTAL_AGGREGATES
-                or term.startswith(count)
-                for term in terms
-            ):
-                return None
-            order = ", ".join(terms)
+        order = ", ".join(terms) or None
         if not self.env.su:
             Total = self.env["crm.kpi.total"]
             if not Total.has_access("read"):

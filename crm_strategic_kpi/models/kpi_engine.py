@@ -99,7 +99,7 @@ class KpiEngine:
         # None: KPI queries yield one row per record (drill-down); "collect":
         # they register their measures; "cube": they read the summed cubes
         self.mode = None
-        self._measures = {}
+        # (source, month expression) -> {"month", "measures", "table"}
         self._cubes = {}
 
     # ------------------------------------------------------------ preparation
@@ -115,7 +115,7 @@ class KpiEngine:
         for table in (*cubes, *TEMP_TABLES):
             self.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(table)))
         self.mode = None
-        self._measures, self._cubes = {}, {}
+        self._cubes = {}
         self.untune(self.cr)
 
     @staticmethod
@@ -642,12 +642,13 @@ class KpiEngine:
         key = (source, self._sql_key(month))
         measure = (self._sql_key(num), self._sql_key(den), self._sql_key(where))
         if self.mode == "collect":
-            measures = self._measures.setdefault(key, {"month": month, "list": {}})
-            measures["list"].setdefault(measure, (num, den, where))
+            cube = self._cubes.setdefault(key, {"month": month, "measures": {}})
+            cube["measures"].setdefault(measure, (num, den, where))
             return SQL("SELECT NULL")
         cube = self._cubes.get(key)
-        if self.mode == "cube" and cube and measure in cube["index"]:
-            index = cube["index"][measure]
+        if self.mode == "cube" and cube and measure in cube["measures"]:
+            # a measure's columns are numbered in the order it was collected
+            index = list(cube["measures"]).index(measure)
             return SQL(
                 """
                 SELECT k.month, k.company_id, %(dims)s,
@@ -693,27 +694,24 @@ class KpiEngine:
                 builder()
         finally:
             self.mode = None
-        for number, (key, measures) in enumerate(self._measures.items()):
+        for number, (key, cube) in enumerate(self._cubes.items()):
             from_clause, alias, _model, _res_id = self.SOURCES[key[0]]
             started = time.monotonic()
-            table = f"kpi_tmp_cube_{number}"
-            columns, index = [], {}
-            for position, (measure, (num, den, where)) in enumerate(
-                measures["list"].items()
-            ):
-                index[measure] = position
-                columns.append(
-                    SQL(
-                        "SUM(CASE WHEN %(w)s THEN %(n)s ELSE 0 END) AS %(nc)s, "
-                        "SUM(CASE WHEN %(w)s THEN %(d)s ELSE 0 END) AS %(dc)s",
-                        w=where,
-                        n=num,
-                        d=den,
-                        nc=SQL.identifier(f"n{position}"),
-                        dc=SQL.identifier(f"d{position}"),
-                    )
+            cube["table"] = f"kpi_tmp_cube_{number}"
+            measures = cube["measures"].values()
+            columns = [
+                SQL(
+                    "SUM(CASE WHEN %(w)s THEN %(n)s ELSE 0 END) AS %(nc)s, "
+                    "SUM(CASE WHEN %(w)s THEN %(d)s ELSE 0 END) AS %(dc)s",
+                    w=where,
+                    n=num,
+                    d=den,
+                    nc=SQL.identifier(f"n{position}"),
+                    dc=SQL.identifier(f"d{position}"),
                 )
-            month = measures["month"]
+                for position, (num, den, where) in enumerate(measures)
+            ]
+            month = cube["month"]
             self.cr.execute(
                 SQL(
                     """
@@ -722,28 +720,27 @@ class KpiEngine:
                            %(columns)s
                       FROM %(from)s
                      WHERE %(month)s >= %(first)s AND (%(any)s)
-                     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                     GROUP BY %(keys)s
                     """,
-                    table=SQL.identifier(table),
+                    table=SQL.identifier(cube["table"]),
+                    keys=SQL(", ").join(SQL(str(n)) for n in range(1, len(DIMS) + 3)),
                     month=month,
                     alias=SQL.identifier(alias),
                     dims=_dims(alias),
                     columns=SQL(", ").join(columns),
                     first=self.month_from or "-infinity",
                     any=SQL(" OR ").join(
-                        SQL("(%s)", where)
-                        for _n, _d, where in measures["list"].values()
+                        SQL("(%s)", where) for _n, _d, where in measures
                     ),
                     **{"from": from_clause},
                 )
             )
-            self.cr.execute(SQL("ANALYZE %s", SQL.identifier(table)))
-            self._cubes[key] = {"table": table, "index": index}
+            self.cr.execute(SQL("ANALYZE %s", SQL.identifier(cube["table"])))
             _logger.debug(
                 "Strategic KPIs: cube of %s by %s with %s measures in %.2f s",
                 key[0],
                 month.code,
-                len(index),
+                len(columns),
                 time.monotonic() - started,
             )
         self.mode = "cube"
