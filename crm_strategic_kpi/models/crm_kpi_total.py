@@ -27,17 +27,42 @@ class CrmKpiTotal(models.Model):
         help="Number of facts (combinations of dimensions) summed in this total.",
     )
 
+    fingerprint = fields.Char(
+        readonly=True,
+        help="Technical: a hash of the facts summed in this total (their "
+        "dimensions and figures). A recompute whose rows of this month have the "
+        "same fingerprint and count leaves the facts as they are.",
+    )
+
     _kpi_company_date_uniq = models.UniqueIndex("(kpi_id, company_id, date)")
 
     def init(self):
+        cr = self.env.cr
         # Databases that had facts before the totals existed get them here.
-        self.env.cr.execute("SELECT 1 FROM crm_kpi_total LIMIT 1")
-        if not self.env.cr.fetchone():
-            self.env.cr.execute(
+        cr.execute("SELECT 1 FROM crm_kpi_total LIMIT 1")
+        if not cr.fetchone():
+            cr.execute(
                 SQL(
                     "INSERT INTO crm_kpi_total (%s) %s",
                     self._total_columns(),
                     self._totals_of(SQL("crm_kpi_value")),
+                )
+            )
+        # ... and totals written before they had fingerprints, theirs.
+        cr.execute("SELECT 1 FROM crm_kpi_total WHERE fingerprint IS NULL LIMIT 1")
+        if cr.fetchone():
+            cr.execute(
+                SQL(
+                    """
+                    UPDATE crm_kpi_total t SET fingerprint = f.fingerprint
+                      FROM (SELECT kpi_id, company_id, date,
+                                   %s AS fingerprint
+                              FROM crm_kpi_value f
+                             GROUP BY kpi_id, company_id, date) f
+                     WHERE f.kpi_id = t.kpi_id AND f.company_id = t.company_id
+                       AND f.date = t.date AND t.fingerprint IS NULL
+                    """,
+                    self._fingerprint(SQL("f")),
                 )
             )
 
@@ -45,7 +70,24 @@ class CrmKpiTotal(models.Model):
     def _total_columns():
         return SQL(
             "kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id, "
-            "date, company_id, numerator, denominator, value, has_value, fact_count"
+            "date, company_id, numerator, denominator, value, has_value, fact_count, "
+            "fingerprint"
+        )
+
+    @staticmethod
+    def _fingerprint(alias):
+        """Aggregate expression: a hash of the facts ``alias`` of one KPI,
+        company and month, independent of their order. Each fact is hashed
+        on what varies within a month (the KPI's own columns are compared on
+        the total): its dimensions, currency and figures. The expression sees
+        the columns' types, so it must be given rows typed as the table's."""
+        return SQL(
+            """to_hex(bit_xor(hash_record_extended(ROW(
+                   %(a)s.currency_id, %(a)s.team_id, %(a)s.user_id,
+                   %(a)s.segment_id, %(a)s.campaign_id, %(a)s.source_id,
+                   %(a)s.medium_id, %(a)s.numerator, %(a)s.denominator,
+                   %(a)s.value, %(a)s.has_value), 0)))""",
+            a=alias,
         )
 
     @staticmethod
@@ -62,9 +104,10 @@ class CrmKpiTotal(models.Model):
                              / NULLIF(SUM(f.denominator), 0)
                         ELSE MAX(f.factor) * SUM(f.numerator) END,
                    NOT bool_and(f.is_ratio) OR SUM(f.denominator) <> 0,
-                   COUNT(*)
+                   COUNT(*), %s
               FROM %s f
              GROUP BY f.kpi_id, f.company_id, f.date
             """,
+            CrmKpiTotal._fingerprint(SQL("f")),
             facts,
         )

@@ -1,6 +1,7 @@
 import json
 import logging
 import time
+from collections import defaultdict
 from datetime import datetime, timedelta
 from datetime import time as dtime
 
@@ -241,8 +242,22 @@ class CrmKpiValue(models.Model):
             return
         self.env.flush_all()
         Total = self.env["crm.kpi.total"]
+        # per KPI, the index on (kpi_id, company_id, date) finds the months;
+        # the list of keys then keeps the exact combinations
+        by_kpi = defaultdict(list)
+        for kpi_id, company_id, month in keys:
+            by_kpi[kpi_id].append((company_id, month))
         matching = SQL(
-            "(kpi_id, company_id, date) IN (%s)",
+            "(%s) AND (kpi_id, company_id, date) IN (%s)",
+            SQL(" OR ").join(
+                SQL(
+                    "(kpi_id = %s AND company_id = ANY(%s) AND date = ANY(%s::date[]))",
+                    kpi_id,
+                    sorted({c for c, _m in pairs}),
+                    sorted({m for _c, m in pairs}),
+                )
+                for kpi_id, pairs in sorted(by_kpi.items())
+            ),
             SQL(", ").join(SQL("(%s, %s, %s::date)", *key) for key in sorted(keys)),
         )
         self.env.cr.execute(SQL("DELETE FROM crm_kpi_total WHERE %s", matching))
@@ -547,6 +562,17 @@ class CrmKpiValue(models.Model):
         }
 
     def _replace_facts(self, kpi, scope, subquery):
+        """Replace the facts of ``kpi`` in the target months of ``scope`` by
+        the rows of ``subquery``; return the number of facts they now have.
+
+        Only the months whose rows changed are written. The monthly total
+        keeps a fingerprint of its month's facts (see
+        ``crm.kpi.total._fingerprint``); a month whose computed rows have the
+        same fingerprint and count, for an unchanged KPI definition, keeps
+        its facts as they are. Past months rarely change, so a run over many
+        months writes a fraction of its rows, and unchanged facts keep their
+        ids. The other months' facts are deleted and inserted anew, and
+        their totals re-summed, in the caller's savepoint."""
         cr = self.env.cr
         KpiEngine.tune(cr)
         cr.execute(
@@ -558,35 +584,22 @@ class CrmKpiValue(models.Model):
         bounds = cr.fetchone()
         if bounds[0] is None:
             return 0
-        for table in ("crm_kpi_value", "crm_kpi_total"):
-            cr.execute(
-                SQL(
-                    """
-                    DELETE FROM %(table)s v
-                     USING kpi_tmp_target t
-                     WHERE v.kpi_id = %(kpi)s AND t.scope = %(scope)s
-                       AND v.company_id = t.company_id AND v.date = t.month
-                    """,
-                    table=SQL.identifier(table),
-                    kpi=kpi.id,
-                    scope=scope,
-                )
-            )
-        q_dims = SQL(", ").join(SQL.identifier("q", d) for d in DIMS)
         # Only references that still exist: a dimension deleted since the
         # run prepared its tables is left empty (there are no foreign keys).
+        # Mapped before grouping, so that a computed row is unique per month,
+        # company and dimensions.
         live = {
             dim: SQL.identifier(f"live_{dim}")
             for dim in DIMS
             if self._fields[dim].comodel_name in self.env
         }
-        a_dims = SQL(", ").join(
-            SQL("%s.id", live[dim]) if dim in live else SQL.identifier("a", dim)
+        q_dims = [
+            SQL("%s.id", live[dim]) if dim in live else SQL.identifier("q", dim)
             for dim in DIMS
-        )
+        ]
         live_joins = SQL(" ").join(
             SQL(
-                "LEFT JOIN %s %s ON %s.id = a.%s",
+                "LEFT JOIN %s %s ON %s.id = q.%s",
                 SQL.identifier(self.env[self._fields[dim].comodel_name]._table),
                 alias,
                 alias,
@@ -595,46 +608,81 @@ class CrmKpiValue(models.Model):
             for dim, alias in live.items()
         )
         ratio = kpi.is_ratio
+        columns = SQL(", ").join(
+            map(
+                SQL.identifier,
+                (
+                    "kpi_id", "kpi_code", "category", "unit", "factor", "is_ratio",
+                    "currency_id", "date", "company_id", *DIMS,
+                    "numerator", "denominator", "value", "has_value",
+                ),
+            )
+        )  # fmt: skip
         # Aggregate first, then keep the target months: joining the targets
         # row by row misleads the planner (it cannot estimate the join of
-        # computed months) into nested loops and sorts on disk.
-        # The monthly totals are summed from the inserted facts in the same
-        # statement.
-        Total = self.env["crm.kpi.total"]
+        # computed months) into nested loops and sorts on disk. ``rows`` has
+        # the column types of the table: the fingerprints hash by type.
         cr.execute(
             SQL(
                 """
-                WITH facts AS (
-                INSERT INTO crm_kpi_value (
-                    kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id,
-                    date, company_id, team_id, user_id, segment_id, campaign_id,
-                    source_id, medium_id, numerator, denominator, value, has_value)
-                SELECT %(kpi)s, %(code)s, %(category)s, %(unit)s, %(factor)s,
-                       %(ratio)s, %(currency)s, a.month, a.company_id, %(a_dims)s,
-                       a.num, a.den,
-                       CASE WHEN %(ratio)s THEN %(factor)s * a.num / NULLIF(a.den, 0)
-                            ELSE %(factor)s * a.num END,
-                       NOT %(ratio)s OR a.den <> 0
-                  FROM (SELECT q.month, q.company_id, %(q_dims)s,
-                               SUM(q.num) AS num, SUM(q.den) AS den
-                          FROM (%(subquery)s) q
-                         WHERE q.month BETWEEN %(first)s AND %(last)s
-                         GROUP BY q.month, q.company_id, %(q_dims)s) a
-                  JOIN kpi_tmp_target t
-                    ON t.scope = %(scope)s AND t.company_id = a.company_id
-                   AND t.month = a.month
-                  JOIN kpi_tmp_company co ON co.id = a.company_id
-                  %(live_joins)s
-                 WHERE a.num <> 0 OR a.den <> 0
-                RETURNING *
-                ), totals AS (
-                    INSERT INTO crm_kpi_total (%(total_columns)s) %(totals)s
-                    RETURNING fact_count
+                WITH rows AS MATERIALIZED (
+                    SELECT %(kpi)s AS kpi_id, %(code)s::varchar AS kpi_code,
+                           %(category)s::varchar AS category,
+                           %(unit)s::varchar AS unit, %(factor)s::float8 AS factor,
+                           %(ratio)s AS is_ratio, %(currency)s AS currency_id,
+                           a.month AS date, a.company_id, %(a_dims)s,
+                           a.num::float8 AS numerator, a.den::float8 AS denominator,
+                           (CASE WHEN %(ratio)s
+                                 THEN %(factor)s * a.num / NULLIF(a.den, 0)
+                                 ELSE %(factor)s * a.num END)::numeric AS value,
+                           NOT %(ratio)s OR a.den <> 0 AS has_value
+                      FROM (SELECT q.month, q.company_id, %(live_dims)s,
+                                   SUM(q.num) AS num, SUM(q.den) AS den
+                              FROM (%(subquery)s) q
+                              %(live_joins)s
+                             WHERE q.month BETWEEN %(first)s AND %(last)s
+                             GROUP BY q.month, q.company_id, %(q_dims)s) a
+                      JOIN kpi_tmp_target t
+                        ON t.scope = %(scope)s AND t.company_id = a.company_id
+                       AND t.month = a.month
+                      JOIN kpi_tmp_company co ON co.id = a.company_id
+                     WHERE a.num <> 0 OR a.den <> 0
+                ), fresh AS (
+                    SELECT r.company_id, r.date, COUNT(*) AS fact_count,
+                           %(fingerprint)s AS fingerprint
+                      FROM rows r
+                     GROUP BY r.company_id, r.date
+                ), changed AS MATERIALIZED (
+                    SELECT t.company_id, t.month
+                      FROM kpi_tmp_target t
+                      LEFT JOIN fresh f
+                        ON f.company_id = t.company_id AND f.date = t.month
+                      LEFT JOIN crm_kpi_total o
+                        ON o.kpi_id = %(kpi)s AND o.company_id = t.company_id
+                       AND o.date = t.month
+                     WHERE t.scope = %(scope)s
+                       AND (f.fact_count, f.fingerprint, o.kpi_id IS NULL
+                            OR (o.kpi_code, o.category, o.unit, o.factor,
+                                o.is_ratio)
+                               = (%(code)s, %(category)s, %(unit)s,
+                                  %(factor)s::float8, %(ratio)s))
+                           IS DISTINCT FROM (o.fact_count, o.fingerprint, TRUE)
+                ), stale AS (
+                    DELETE FROM crm_kpi_value v USING changed c
+                     WHERE v.kpi_id = %(kpi)s AND v.company_id = c.company_id
+                       AND v.date = c.month
+                ), added AS (
+                    INSERT INTO crm_kpi_value (%(columns)s)
+                    SELECT r.* FROM rows r
+                      JOIN changed c
+                        ON c.company_id = r.company_id AND c.month = r.date
                 )
-                SELECT COALESCE(SUM(fact_count), 0) FROM totals
+                SELECT (SELECT COUNT(*) FROM rows),
+                       ARRAY(SELECT company_id FROM changed),
+                       ARRAY(SELECT month FROM changed)
                 """,
-                total_columns=Total._total_columns(),
-                totals=Total._totals_of(SQL("facts")),
+                columns=columns,
+                fingerprint=self.env["crm.kpi.total"]._fingerprint(SQL("r")),
                 live_joins=live_joins,
                 kpi=kpi.id,
                 code=kpi.code,
@@ -645,15 +693,26 @@ class CrmKpiValue(models.Model):
                 currency=SQL("co.currency_id")
                 if kpi.unit == "currency"
                 else SQL("NULL::int"),
-                q_dims=q_dims,
-                a_dims=a_dims,
+                q_dims=SQL(", ").join(q_dims),
+                live_dims=SQL(", ").join(
+                    SQL("%s AS %s", expr, SQL.identifier(dim))
+                    for expr, dim in zip(q_dims, DIMS, strict=True)
+                ),
+                a_dims=SQL(", ").join(SQL.identifier("a", d) for d in DIMS),
                 subquery=subquery,
                 scope=scope,
                 first=bounds[0],
                 last=bounds[1],
             )
         )
-        return cr.fetchone()[0]
+        facts, company_ids, months = cr.fetchone()
+        self._refresh_totals(
+            {
+                (kpi.id, company_id, month)
+                for company_id, month in zip(company_ids, months, strict=True)
+            }
+        )
+        return facts
 
     # ------------------------------------------------------------ locking
     def _take_recompute_lock(self, wait=False):

@@ -503,6 +503,64 @@ class TestKpiEdgeCases(KpiCommon):
         self.assertTrue(first)
         self.assertEqual(snapshot(), first)
 
+    def test_only_changed_months_are_rewritten(self):
+        """A month whose computed rows equal its facts keeps them (same ids);
+        a month with any other dimension, figure or KPI definition gets new
+        facts and a new total."""
+        Value = self.env["crm.kpi.value"]
+        self.recompute()
+
+        def ids(code=None, month=None):
+            domain = [("kpi_code", "=", code)] if code else []
+            domain += [("date", "=", month)] if month else []
+            return sorted(Value.search(domain).ids)
+
+        everything = ids()
+        self.assertTrue(everything)
+        self.recompute()
+        self.assertEqual(ids(), everything, "nothing changed, nothing rewritten")
+        # totals of older versions get their fingerprints on upgrade
+        Total = self.env["crm.kpi.total"]
+        fingerprints = Total.search([]).mapped("fingerprint")
+        self.assertTrue(all(fingerprints))
+        self.env.flush_all()
+        self.cr.execute("UPDATE crm_kpi_total SET fingerprint = NULL")
+        Total.init()
+        Total.invalidate_model()
+        self.assertEqual(Total.search([]).mapped("fingerprint"), fingerprints)
+
+        # L2 (won on 20 January) moves from team 2 to team 1: January's sum
+        # stays 2 deals, but by team it is now 2 + 0 instead of 1 + 1
+        jan, feb = date(2026, 1, 1), date(2026, 2, 1)
+        jan_won, feb_won = ids("won_count", jan), ids("won_count", feb)
+        self.l2.team_id = self.team1
+        self.recompute()
+        self.assertFalse(set(ids("won_count", jan)) & set(jan_won))
+        self.assertEqual(ids("won_count", feb), feb_won)
+        self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
+        by_team = self.month_value("won_count", jan, groupby=["team_id"])
+        self.assertEqual(
+            {team: vals[0] for team, vals in by_team.items()}, {(self.team1,): 2.0}
+        )
+
+        # a changed KPI definition rewrites every month of that KPI, also
+        # when no figure changes
+        revenue = ids("won_revenue")
+        kpi = self.env["crm.kpi"].search([("code", "=", "won_revenue")])
+        kpi.category = "marketing"
+        self.recompute()
+        self.assertFalse(set(ids("won_revenue")) & set(revenue))
+        self.assertEqual(
+            set(self.facts("won_revenue").mapped("category")), {"marketing"}
+        )
+        kpi.factor = 2
+        self.recompute()
+        self.assertMonths(
+            "won_revenue",
+            {1: (3000, 0, 6000), 2: (500, 0, 1000), 3: (3000, 0, 6000)},
+        )
+        self.assertEqual(ids("won_count", feb), feb_won)
+
     def test_failed_kpi_keeps_previous_figures(self):
         self.recompute()
         before = self.facts("won_revenue").read(["date", "numerator"])
