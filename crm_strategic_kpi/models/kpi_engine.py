@@ -835,6 +835,10 @@ class KpiEngine:
     def _q_open_deals(self):
         # Open at the end of M: created before the end of M and not closed
         # before it. Archived leads that were never lost or won are left out.
+        # A run of recent months starts the series at its first month.
+        start = SQL("l.create_month")
+        if self.month_from:
+            start = SQL("GREATEST(l.create_month, %s::date)", self.month_from)
         return SQL(
             """
             SELECT m::date AS month, l.company_id, %(dims)s,
@@ -842,7 +846,7 @@ class KpiEngine:
                    'crm.lead' AS res_model, l.id AS res_id
               FROM kpi_tmp_lead l
              CROSS JOIN LATERAL generate_series(
-                   l.create_month::timestamp,
+                   %(start)s::timestamp,
                    COALESCE(l.closed_month - INTERVAL '1 month',
                             %(to)s::timestamp),
                    INTERVAL '1 month') m
@@ -852,6 +856,7 @@ class KpiEngine:
                     OR l.closed_at >= m + INTERVAL '1 month')
             """,
             dims=_dims("l", LEAD_DIMS),
+            start=start,
             to=self.month_to,
         )
 

@@ -1,5 +1,5 @@
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from unittest.mock import patch
 
 import psycopg2
@@ -786,7 +786,31 @@ class TestKpiRuns(KpiCommon):
             self._deal(
                 name, self.cust_d, self.team1, self.user1, created, won=won, revenue=300
             )
-        self.recompute(date_from=date(2024, 1, 1))
+        # A and C won their first deals years before (C through a campaign)
+        for name, customer, won, campaign in (
+            ("A-2022", self.cust_a, datetime(2022, 5, 10, 12), False),
+            ("C-2023", self.cust_c, datetime(2023, 6, 10, 12), self.campaign.id),
+        ):
+            self._deal(
+                name,
+                customer,
+                self.team2,
+                self.user2,
+                won - timedelta(days=20),
+                won=won,
+                revenue=50,
+                campaign_id=campaign,
+            )
+        # E: a first deal in 2023, the next one in March 2026 (an upsell: the
+        # run of recent months must still read E's first deal)
+        cust_e = self.env["res.partner"].create(
+            {"name": "E GmbH", "is_company": True, "user_id": self.user1.id}
+        )
+        for won in (datetime(2023, 4, 10, 12), datetime(2026, 3, 12, 12)):
+            self._deal(
+                "E", cust_e, self.team1, self.user1, won - timedelta(days=5), won=won
+            )
+        self.recompute(date_from=date(2022, 1, 1))
         everything = figures()
         # A won on 15 January 2025, its first deal: active at the month's end,
         # so January 2025 already has a customer lifetime value
