@@ -532,8 +532,11 @@ class CrmKpiValue(models.Model):
         for kpi in kpis:
             scope, builder = queries[kpi.code]
             kpi_started = time.monotonic()
+            subquery = builder()
             with self.env.cr.savepoint():
-                rows[kpi.code] = self._replace_facts(kpi, scope, builder())
+                rows[kpi.code] = self._replace_facts(
+                    kpi, scope, subquery, engine.is_cube_read(subquery)
+                )
             kpi_seconds[kpi.code] = time.monotonic() - kpi_started
             _logger.debug(
                 "Strategic KPIs: %s: %s rows in %.2f s",
@@ -561,9 +564,11 @@ class CrmKpiValue(models.Model):
             "kpi_seconds": kpi_seconds,
         }
 
-    def _replace_facts(self, kpi, scope, subquery):
+    def _replace_facts(self, kpi, scope, subquery, cube_read=False):
         """Replace the facts of ``kpi`` in the target months of ``scope`` by
         the rows of ``subquery``; return the number of facts they now have.
+        ``cube_read``: the rows are already unique per month, company and
+        dimensions (see ``KpiEngine.is_cube_read``).
 
         Only the months whose rows changed are written. The monthly total
         keeps a fingerprint of its month's facts (see
@@ -607,6 +612,40 @@ class CrmKpiValue(models.Model):
             )
             for dim, alias in live.items()
         )
+        # Rows of a cube, whose dimension records all still exist, are taken
+        # as they are; the others are summed per month, company and existing
+        # dimension record.
+        if cube_read and KpiEngine.dimensions_alive(
+            cr,
+            {dim: self.env[self._fields[dim].comodel_name]._table for dim in live},
+        ):
+            source = SQL(
+                """(SELECT q.month, q.company_id, %(dims)s, q.num, q.den
+                      FROM (%(subquery)s) q
+                     WHERE q.month BETWEEN %(first)s AND %(last)s)""",
+                dims=SQL(", ").join(SQL.identifier("q", dim) for dim in DIMS),
+                subquery=subquery,
+                first=bounds[0],
+                last=bounds[1],
+            )
+        else:
+            source = SQL(
+                """(SELECT q.month, q.company_id, %(live_dims)s,
+                           SUM(q.num) AS num, SUM(q.den) AS den
+                      FROM (%(subquery)s) q
+                      %(live_joins)s
+                     WHERE q.month BETWEEN %(first)s AND %(last)s
+                     GROUP BY q.month, q.company_id, %(q_dims)s)""",
+                live_dims=SQL(", ").join(
+                    SQL("%s AS %s", expr, SQL.identifier(dim))
+                    for expr, dim in zip(q_dims, DIMS, strict=True)
+                ),
+                subquery=subquery,
+                live_joins=live_joins,
+                first=bounds[0],
+                last=bounds[1],
+                q_dims=SQL(", ").join(q_dims),
+            )
         ratio = kpi.is_ratio
         columns = SQL(", ").join(
             map(
@@ -636,12 +675,7 @@ class CrmKpiValue(models.Model):
                                  THEN %(factor)s * a.num / NULLIF(a.den, 0)
                                  ELSE %(factor)s * a.num END)::numeric AS value,
                            NOT %(ratio)s OR a.den <> 0 AS has_value
-                      FROM (SELECT q.month, q.company_id, %(live_dims)s,
-                                   SUM(q.num) AS num, SUM(q.den) AS den
-                              FROM (%(subquery)s) q
-                              %(live_joins)s
-                             WHERE q.month BETWEEN %(first)s AND %(last)s
-                             GROUP BY q.month, q.company_id, %(q_dims)s) a
+                      FROM %(source)s a
                       JOIN kpi_tmp_target t
                         ON t.scope = %(scope)s AND t.company_id = a.company_id
                        AND t.month = a.month
@@ -683,7 +717,7 @@ class CrmKpiValue(models.Model):
                 """,
                 columns=columns,
                 fingerprint=self.env["crm.kpi.total"]._fingerprint(SQL("r")),
-                live_joins=live_joins,
+                source=source,
                 kpi=kpi.id,
                 code=kpi.code,
                 category=kpi.category,
@@ -693,16 +727,8 @@ class CrmKpiValue(models.Model):
                 currency=SQL("co.currency_id")
                 if kpi.unit == "currency"
                 else SQL("NULL::int"),
-                q_dims=SQL(", ").join(q_dims),
-                live_dims=SQL(", ").join(
-                    SQL("%s AS %s", expr, SQL.identifier(dim))
-                    for expr, dim in zip(q_dims, DIMS, strict=True)
-                ),
                 a_dims=SQL(", ").join(SQL.identifier("a", d) for d in DIMS),
-                subquery=subquery,
                 scope=scope,
-                first=bounds[0],
-                last=bounds[1],
             )
         )
         facts, company_ids, months = cr.fetchone()

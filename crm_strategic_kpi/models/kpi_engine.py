@@ -44,6 +44,7 @@ DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_
 
 TEMP_TABLES = (
     "kpi_tmp_target",
+    "kpi_tmp_dim_ref",
     "kpi_tmp_stage_spell",
     "kpi_tmp_lifespan",
     "kpi_tmp_basis",
@@ -101,6 +102,8 @@ class KpiEngine:
         self.mode = None
         # (source, month expression) -> {"month", "measures", "table"}
         self._cubes = {}
+        # keys of the sub-queries that read a cube as it is (see is_cube_read)
+        self._cube_reads = set()
 
     # ------------------------------------------------------------ preparation
     def drop(self):
@@ -116,6 +119,7 @@ class KpiEngine:
             self.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(table)))
         self.mode = None
         self._cubes = {}
+        self._cube_reads = set()
         self.untune(self.cr)
 
     @staticmethod
@@ -649,7 +653,7 @@ class KpiEngine:
         if self.mode == "cube" and cube and measure in cube["measures"]:
             # a measure's columns are numbered in the order it was collected
             index = list(cube["measures"]).index(measure)
-            return SQL(
+            query = SQL(
                 """
                 SELECT k.month, k.company_id, %(dims)s,
                        %(num)s::numeric AS num, %(den)s::numeric AS den,
@@ -661,6 +665,8 @@ class KpiEngine:
                 den=SQL.identifier("k", f"d{index}"),
                 table=SQL.identifier(cube["table"]),
             )
+            self._cube_reads.add(self._sql_key(query))
+            return query
         return SQL(
             """
             SELECT %(month)s AS month, %(alias)s.company_id, %(dims)s,
@@ -743,7 +749,56 @@ class KpiEngine:
                 len(columns),
                 time.monotonic() - started,
             )
+        # the dimension records the cubes refer to (see dimensions_alive)
+        references = [
+            SQL(
+                "SELECT %s::text AS dim, %s AS id FROM %s WHERE %s IS NOT NULL",
+                dim,
+                SQL.identifier(dim),
+                SQL.identifier(cube["table"]),
+                SQL.identifier(dim),
+            )
+            for cube in self._cubes.values()
+            for dim in DIMS
+        ] or [SQL("SELECT NULL::text AS dim, NULL::int AS id WHERE FALSE")]
+        self.cr.execute(
+            SQL(
+                "CREATE TEMP TABLE kpi_tmp_dim_ref AS %s",
+                SQL(" UNION ").join(references),
+            )
+        )
         self.mode = "cube"
+
+    def is_cube_read(self, query):
+        """Whether ``query`` reads two columns of a cube as they are: one row
+        per month, company and dimensions."""
+        return self._sql_key(query) in self._cube_reads
+
+    @staticmethod
+    def dimensions_alive(cr, tables):
+        """Whether every dimension record the cubes refer to still exists.
+        ``tables``: {dimension: table of its records}. A record deleted since
+        the cubes were summed (by another transaction, or between the KPIs of
+        a nightly run, which commits after each) makes the facts of cube reads
+        go through the mapping of deleted references."""
+        if not tables:
+            return True
+        cr.execute(
+            SQL(
+                "SELECT %s",
+                SQL(" OR ").join(
+                    SQL(
+                        """EXISTS (SELECT 1 FROM kpi_tmp_dim_ref r
+                                    WHERE r.dim = %s AND NOT EXISTS (
+                                          SELECT 1 FROM %s t WHERE t.id = r.id))""",
+                        dim,
+                        SQL.identifier(table),
+                    )
+                    for dim, table in tables.items()
+                ),
+            )
+        )
+        return not cr.fetchone()[0]
 
     # ------------------------------------------------------------ KPI queries
     def queries(self):
@@ -909,7 +964,8 @@ class KpiEngine:
         )
 
     def _q_clv(self):
-        return SQL(
+        rows = self._customer_rows(SQL("b.revenue_12m"), SQL("1"), SQL("b.active_end"))
+        query = SQL(
             """
             SELECT q.month, q.company_id, %(dims)s,
                    q.num * ls.lifespan * co.margin / 100.0 AS num, q.den,
@@ -920,10 +976,12 @@ class KpiEngine:
               JOIN kpi_tmp_company co ON co.id = q.company_id
             """,
             dims=_dims("q"),
-            rows=self._customer_rows(
-                SQL("b.revenue_12m"), SQL("1"), SQL("b.active_end")
-            ),
+            rows=rows,
         )
+        if self.is_cube_read(rows):
+            # one lifespan per company and month: still one row per key
+            self._cube_reads.add(self._sql_key(query))
+        return query
 
     def _q_cross_sell_rate(self):
         return self._customer_rows(
@@ -1057,13 +1115,14 @@ class KpiEngine:
 
     def _q_records_created(self):
         partner_created = self._local(SQL("p.create_date"))
-        return SQL(
+        partners = SQL(
             """
-            %(leads)s
-            UNION ALL
-            SELECT date_trunc('month', %(created)s)::date AS month, co.id,
-                   pu.sale_team_id, p.user_id, cp.kpi_segment_id, NULL::int, NULL::int,
-                   NULL::int, 1::numeric, 0::numeric, 'res.partner', p.id
+            SELECT date_trunc('month', %(created)s)::date AS month,
+                   co.id AS company_id, pu.sale_team_id AS team_id, p.user_id,
+                   cp.kpi_segment_id AS segment_id, NULL::int AS campaign_id,
+                   NULL::int AS source_id, NULL::int AS medium_id,
+                   1::numeric AS num, 0::numeric AS den,
+                   'res.partner' AS res_model, p.id AS res_id
               FROM res_partner p
               LEFT JOIN res_users u ON u.id = p.create_uid
               LEFT JOIN res_users pu ON pu.id = p.user_id
@@ -1076,13 +1135,29 @@ class KpiEngine:
                AND NOT EXISTS (SELECT 1 FROM res_company rc
                                 WHERE rc.partner_id = p.id)
             """,
-            leads=self._lead_rows(
-                SQL("l.create_month"), SQL("1"), SQL("0"), SQL("TRUE")
-            ),
             created=partner_created,
             main=self.main_company_id,
             # local months start up to a day before the UTC ones
             since=self.month_from - timedelta(days=1)
             if self.month_from
             else datetime.min,
+        )
+        if self.mode == "cube":
+            # a run sums the partners per month, company and dimensions
+            # before they meet the leads (hundreds of thousands of records)
+            partners = SQL(
+                """
+                SELECT p.month, p.company_id, %(dims)s,
+                       SUM(p.num) AS num, SUM(p.den) AS den,
+                       NULL::varchar AS res_model, NULL::int AS res_id
+                  FROM (%(partners)s) p
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                """,
+                dims=SQL(", ").join(SQL("p.%s", SQL.identifier(d)) for d in DIMS),
+                partners=partners,
+            )
+        return SQL(
+            "%s UNION ALL %s",
+            self._lead_rows(SQL("l.create_month"), SQL("1"), SQL("0"), SQL("TRUE")),
+            partners,
         )

@@ -318,6 +318,31 @@ class TestKpiCatalogue(KpiCommon):
             with self.subTest(code=code):
                 self.assertEqual(sums(code), by_record[code])
         self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
+        # the plain cube reads (CLV: with one lifespan per company and month)
+        # are written as they are, one row per month, company and dimensions;
+        # the others are summed first
+        plain = {code for code in queries if engine.is_cube_read(queries[code][1]())}
+        self.assertTrue({"retention_rate", "close_rate", "clv"} <= plain)
+        self.assertFalse({"open_deals", "records_created", "nps"} & plain)
+        for code in plain:
+            cr.execute(
+                SQL(
+                    """SELECT COUNT(*) = COUNT(DISTINCT (month, company_id, team_id,
+                              user_id, segment_id, campaign_id, source_id, medium_id))
+                         FROM (%s) q""",
+                    queries[code][1](),
+                )
+            )
+            self.assertTrue(cr.fetchone()[0], code)
+        # every dimension record the cubes refer to exists until one is deleted
+        tables = {"team_id": "crm_team", "user_id": "res_users"}
+        self.assertTrue(KpiEngine.dimensions_alive(cr, tables))
+        self.env.flush_all()
+        cr.execute(
+            "UPDATE crm_lead SET team_id = NULL WHERE team_id = %s", (self.team2.id,)
+        )
+        self.team2.unlink()
+        self.assertFalse(KpiEngine.dimensions_alive(cr, tables))
         engine.drop()
 
     # Aggregation at every grouping -----------------------------------------
@@ -612,11 +637,11 @@ class TestKpiEdgeCases(KpiCommon):
         self.l3.team_id = team
         state = {}
 
-        def replace_then_delete(value, kpi, scope, subquery):
+        def replace_then_delete(value, kpi, scope, subquery, *args):
             if not state:
                 state["deleted"] = True
                 team.unlink()
-            return replace(value, kpi, scope, subquery)
+            return replace(value, kpi, scope, subquery, *args)
 
         with patch.object(Value, "_replace_facts", replace_then_delete):
             self.recompute()
