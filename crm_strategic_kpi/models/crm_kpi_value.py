@@ -657,6 +657,10 @@ class CrmKpiValue(models.Model):
                 ),
             )
         )  # fmt: skip
+        # The planner cannot estimate computed months and groups: it would
+        # sort hundreds of thousands of rows to group them and to join the
+        # target months, where hashing them is cheaper.
+        cr.execute("SET LOCAL enable_sort = off")
         # Aggregate first, then keep the target months: joining the targets
         # row by row misleads the planner (it cannot estimate the join of
         # computed months) into nested loops and sorts on disk. ``rows`` has
@@ -732,6 +736,7 @@ class CrmKpiValue(models.Model):
             )
         )
         facts, company_ids, months = cr.fetchone()
+        cr.execute("RESET enable_sort")
         self._refresh_totals(
             {
                 (kpi.id, company_id, month)
