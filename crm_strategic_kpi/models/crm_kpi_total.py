@@ -3,13 +3,17 @@
 Most analyses (the pivot of KPIs by month, the overview, goals, reports) group
 the facts by KPI, company and period only. Those read the totals instead of
 summing every combination of dimensions: a few thousand rows instead of
-millions. The engine writes the totals together with the facts, in the same
-statement and savepoint, so both always agree; ``crm.kpi.value._read_group``
+millions. The engine re-sums the totals of the months whose facts it wrote,
+in the same savepoint, so both always agree; ``crm.kpi.value._read_group``
 chooses them only when the result cannot differ (see there).
 """
 
 from odoo import fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
+
+# bit_xor and hash_record_extended (the fingerprints) came with PostgreSQL 14
+MIN_PG_VERSION = 140000
 
 
 class CrmKpiTotal(models.Model):
@@ -38,6 +42,14 @@ class CrmKpiTotal(models.Model):
 
     def init(self):
         cr = self.env.cr
+        if cr.connection.server_version < MIN_PG_VERSION:
+            raise UserError(
+                self.env._(
+                    "Strategic KPIs need PostgreSQL 14 or later; this database "
+                    "server runs version %(version)s.",
+                    version=cr.connection.server_version,
+                )
+            )
         # Databases that had facts before the totals existed get them here.
         cr.execute("SELECT 1 FROM crm_kpi_total LIMIT 1")
         if not cr.fetchone():
@@ -75,18 +87,41 @@ class CrmKpiTotal(models.Model):
         )
 
     @staticmethod
-    def _fingerprint(alias):
+    def _fingerprint(alias, uniform=False):
         """Aggregate expression: a hash of the facts ``alias`` of one KPI,
         company and month, independent of their order. Each fact is hashed
-        on what varies within a month (the KPI's own columns are compared on
-        the total): its dimensions, currency and figures. The expression sees
-        the columns' types, so it must be given rows typed as the table's."""
-        return SQL(
+        on what varies within a month: its dimensions, currency and figures.
+        The KPI's own columns (code, category, unit, factor, ratio flag) are
+        compared on the total, whose fingerprint is marked when they differ
+        between its facts (facts edited by a script): such a month never
+        matches a recompute. ``uniform``: the rows are known to carry one
+        KPI definition (the engine's), the mark is left out. The expression
+        sees the columns' types, so it must be given rows typed as the
+        table's."""
+        fingerprint = SQL(
             """to_hex(bit_xor(hash_record_extended(ROW(
                    %(a)s.currency_id, %(a)s.team_id, %(a)s.user_id,
                    %(a)s.segment_id, %(a)s.campaign_id, %(a)s.source_id,
                    %(a)s.medium_id, %(a)s.numerator, %(a)s.denominator,
                    %(a)s.value, %(a)s.has_value), 0)))""",
+            a=alias,
+        )
+        if uniform:
+            return fingerprint
+        return SQL(
+            """%(fingerprint)s || CASE
+                WHEN COUNT(%(a)s.kpi_code) = COUNT(*)
+                 AND COUNT(%(a)s.category) = COUNT(*)
+                 AND COUNT(%(a)s.unit) = COUNT(*)
+                 AND COUNT(%(a)s.factor) = COUNT(*)
+                 AND COUNT(%(a)s.is_ratio) = COUNT(*)
+                 AND MIN(%(a)s.kpi_code) = MAX(%(a)s.kpi_code)
+                 AND MIN(%(a)s.category) = MAX(%(a)s.category)
+                 AND MIN(%(a)s.unit) = MAX(%(a)s.unit)
+                 AND MIN(%(a)s.factor) = MAX(%(a)s.factor)
+                 AND bool_and(%(a)s.is_ratio) = bool_or(%(a)s.is_ratio)
+                THEN '' ELSE ' mixed' END""",
+            fingerprint=fingerprint,
             a=alias,
         )
 

@@ -401,7 +401,7 @@ class CrmKpiValue(models.Model):
 
         Each KPI's facts of each company are replaced atomically (inside a
         savepoint): an error leaves the previous figures of that KPI. Returns
-        ``{"rows": {code: rows written}, "seconds": float}``.
+        ``{"rows": {code: facts of the computed months}, "seconds": float}``.
         """
         if not (
             self.env.su
@@ -699,12 +699,20 @@ class CrmKpiValue(models.Model):
                         ON o.kpi_id = %(kpi)s AND o.company_id = t.company_id
                        AND o.date = t.month
                      WHERE t.scope = %(scope)s
-                       AND (f.fact_count, f.fingerprint, o.kpi_id IS NULL
-                            OR (o.kpi_code, o.category, o.unit, o.factor,
-                                o.is_ratio)
-                               = (%(code)s, %(category)s, %(unit)s,
-                                  %(factor)s::float8, %(ratio)s))
-                           IS DISTINCT FROM (o.fact_count, o.fingerprint, TRUE)
+                       AND ((f.fact_count, f.fingerprint, o.kpi_id IS NULL
+                             OR (o.kpi_code, o.category, o.unit, o.factor,
+                                 o.is_ratio)
+                                = (%(code)s, %(category)s, %(unit)s,
+                                   %(factor)s::float8, %(ratio)s))
+                            IS DISTINCT FROM (o.fact_count, o.fingerprint, TRUE)
+                            -- facts without their total (written by hand):
+                            -- looked up only for months without a total
+                            OR (o.kpi_id IS NULL AND f.date IS NULL
+                                AND EXISTS (
+                                    SELECT 1 FROM crm_kpi_value v
+                                     WHERE v.kpi_id = %(kpi)s
+                                       AND v.company_id = t.company_id
+                                       AND v.date = t.month)))
                 ), stale AS (
                     DELETE FROM crm_kpi_value v USING changed c
                      WHERE v.kpi_id = %(kpi)s AND v.company_id = c.company_id
@@ -716,11 +724,13 @@ class CrmKpiValue(models.Model):
                         ON c.company_id = r.company_id AND c.month = r.date
                 )
                 SELECT (SELECT COUNT(*) FROM rows),
-                       ARRAY(SELECT company_id FROM changed),
-                       ARRAY(SELECT month FROM changed)
+                       array_agg(company_id), array_agg(month)
+                  FROM changed
                 """,
                 columns=columns,
-                fingerprint=self.env["crm.kpi.total"]._fingerprint(SQL("r")),
+                fingerprint=self.env["crm.kpi.total"]._fingerprint(
+                    SQL("r"), uniform=True
+                ),
                 source=source,
                 kpi=kpi.id,
                 code=kpi.code,
@@ -740,7 +750,9 @@ class CrmKpiValue(models.Model):
         self._refresh_totals(
             {
                 (kpi.id, company_id, month)
-                for company_id, month in zip(company_ids, months, strict=True)
+                for company_id, month in zip(
+                    company_ids or (), months or (), strict=True
+                )
             }
         )
         return facts

@@ -8,8 +8,9 @@ of the uniform shape::
     month, company_id, team_id, user_id, segment_id, campaign_id, source_id,
     medium_id, num, den, res_model, res_id
 
-which ``crm.kpi.value`` sums per month and dimension into fact rows, and which
-the drill-down filters to find the records behind a numerator.
+which ``crm.kpi.value`` sums per month and dimension into fact rows (the rows
+of a cube, one per month, company and dimensions already, as they are), and
+which the drill-down filters to find the records behind a numerator.
 
 Times are compared as local timestamps in the company's timezone, so a deal
 won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
@@ -326,8 +327,10 @@ class KpiEngine:
                 """
             )
         self.cr.execute(SQL("CREATE TEMP TABLE kpi_tmp_message AS %s", query))
+        # unique: the planner leaves the join out of the sums that do not
+        # read the activities
         self.cr.execute(
-            "CREATE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
+            "CREATE UNIQUE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
         )
 
     def _prepare_won(self):
@@ -607,7 +610,11 @@ class KpiEngine:
                 **{"from": self.basis_from},
             )
         )
-        self.cr.execute("ANALYZE kpi_tmp_lifespan")
+        # unique: CLV reads its cube rows joined to it as they are
+        self.cr.execute(
+            "CREATE UNIQUE INDEX ON kpi_tmp_lifespan (company_id, month); "
+            "ANALYZE kpi_tmp_lifespan"
+        )
 
     # ------------------------------------------------------------ measures
     # The per-record sources most KPIs share: (FROM clause, alias of the row
@@ -893,7 +900,11 @@ class KpiEngine:
         # A run of recent months starts the series at its first month.
         start = SQL("l.create_month")
         if self.month_from:
-            start = SQL("GREATEST(l.create_month, %s::date)", self.month_from)
+            start = SQL(
+                "CASE WHEN l.create_month IS NOT NULL "
+                "THEN GREATEST(l.create_month, %s::date) END",
+                self.month_from,
+            )
         return SQL(
             """
             SELECT m::date AS month, l.company_id, %(dims)s,

@@ -586,6 +586,54 @@ class TestKpiEdgeCases(KpiCommon):
         )
         self.assertEqual(ids("won_count", feb), feb_won)
 
+        # a recompute still repairs facts edited or added by hand: a fact
+        # whose KPI columns differ from its month's other facts, and facts
+        # of a month that has no total
+        jan_facts = Value.browse(ids("won_count", jan))
+        self.assertEqual(len(jan_facts), 2)
+        # below the KPI's factor: the total's (the largest) still matches it
+        jan_facts[0].factor = 0.5
+        self.env.flush_all()
+        self.cr.execute(
+            "INSERT INTO crm_kpi_value (kpi_id, kpi_code, company_id, date, "
+            "numerator, denominator, value, has_value, factor, is_ratio) "
+            "SELECT kpi_id, kpi_code, company_id, '2026-04-01', 7, 0, 7, TRUE, 1, "
+            "FALSE FROM crm_kpi_value WHERE id = %s",
+            (feb_won[0],),
+        )
+        self.recompute()
+        self.assertEqual(set(self.facts("won_count").mapped("factor")), {1.0})
+        self.assertFalse(ids("won_count", date(2026, 4, 1)))
+        self.assertMonths("won_count", {1: (2, 0, 2), 2: (1, 0, 1), 3: (1, 0, 1)})
+
+    def test_cube_rows_as_they_are_equal_summed_rows(self):
+        """The rows of a plain cube read are written as they are; summed and
+        mapped like any other KPI's rows they give the same facts."""
+
+        def snapshot():
+            self.env.flush_all()
+            self.cr.execute(
+                """SELECT kpi_code, date, company_id, team_id, user_id,
+                          segment_id, campaign_id, source_id, medium_id,
+                          currency_id, numerator, denominator, value, has_value
+                     FROM crm_kpi_value ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9"""
+            )
+            return self.cr.fetchall()
+
+        def empty():
+            self.env.flush_all()
+            self.cr.execute("DELETE FROM crm_kpi_value; DELETE FROM crm_kpi_total")
+            self.env.invalidate_all()
+
+        empty()
+        self.recompute()
+        as_they_are = snapshot()
+        self.assertGreater(len(as_they_are), 50)
+        empty()
+        with patch.object(KpiEngine, "is_cube_read", return_value=False):
+            self.recompute()
+        self.assertEqual(snapshot(), as_they_are)
+
     def test_failed_kpi_keeps_previous_figures(self):
         self.recompute()
         before = self.facts("won_revenue").read(["date", "numerator"])
@@ -847,6 +895,12 @@ class TestKpiRuns(KpiCommon):
         ]
         self.assertTrue(repeat_d and repeat_d[0][9] == 1, "D repeats in March")
         self.assertGreater(len({row[0] for row in everything}), 15)
+        # the run of recent months writes its months anew (a run over the
+        # same data would keep every fact as it is)
+        self.env.flush_all()
+        self.cr.execute("DELETE FROM crm_kpi_value WHERE date >= '2026-03-01'")
+        self.cr.execute("DELETE FROM crm_kpi_total WHERE date >= '2026-03-01'")
+        self.env.invalidate_all()
         self.recompute(date_from=date(2026, 3, 1))
         self.assertEqual(figures(), everything)
 
