@@ -408,7 +408,8 @@ class KpiEngine:
                  GROUP BY company_id, customer_id, spell
             )
             SELECT *, LEAD(start_at) OVER w AS next_start,
-                   LEAD(end_at) OVER w AS next_end
+                   LEAD(end_at) OVER w AS next_end,
+                   LAG(end_at) OVER w AS prev_end
               FROM spells
             WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY start_at)
             """
@@ -429,25 +430,31 @@ class KpiEngine:
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_basis AS
-                WITH spell_months AS (
-                    SELECT s.company_id, s.customer_id, s.start_at, s.end_at,
-                           m::date AS month
+                WITH state AS (
+                    -- The months of each spell, one row per customer and
+                    -- month: a month shared by a spell's end and the next
+                    -- one's start (never more than two) is the row of the
+                    -- earlier spell, which also looks at the next one for
+                    -- the month's end (the next one starts after the earlier
+                    -- one ends, so never at the shared month's start).
+                    SELECT s.company_id, s.customer_id, m::date AS month,
+                           s.start_at <= m AND m < s.end_at AS active_start,
+                           (s.start_at <= m + INTERVAL '1 month'
+                            AND m + INTERVAL '1 month' < s.end_at)
+                           OR COALESCE(s.next_start <= m + INTERVAL '1 month'
+                                       AND m + INTERVAL '1 month' < s.next_end,
+                                       FALSE) AS active_end,
+                           FALSE AS helper
                       FROM kpi_tmp_spell s
                      CROSS JOIN LATERAL generate_series(
-                           GREATEST(date_trunc('month', s.start_at),
+                           GREATEST(date_trunc('month', s.start_at)
+                                    + CASE WHEN date_trunc('month', s.prev_end)
+                                                = date_trunc('month', s.start_at)
+                                           THEN INTERVAL '1 month'
+                                           ELSE INTERVAL '0' END,
                                     %(from)s::timestamp),
                            LEAST(date_trunc('month', s.end_at), %(to)s::timestamp),
                            INTERVAL '1 month') m
-                ), state AS (
-                    SELECT company_id, customer_id, month,
-                           bool_or(start_at <= month::timestamp
-                                   AND month::timestamp < end_at) AS active_start,
-                           bool_or(start_at <= month + INTERVAL '1 month'
-                                   AND month + INTERVAL '1 month' < end_at)
-                               AS active_end,
-                           FALSE AS helper
-                      FROM spell_months
-                     GROUP BY company_id, customer_id, month
                 ), deals AS (
                     SELECT company_id, customer_id, closed_month AS month,
                            COUNT(*)::int AS n, SUM(revenue)::float8 AS revenue,

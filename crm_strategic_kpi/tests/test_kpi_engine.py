@@ -904,6 +904,56 @@ class TestKpiRuns(KpiCommon):
         self.recompute(date_from=date(2026, 3, 1))
         self.assertEqual(figures(), everything)
 
+    def test_basis_has_one_row_per_customer_and_month(self):
+        """F's deals of 5 January and 20 March (60 churn days) make two
+        activity spells that share March: active at its start (the first
+        spell) and at its end (the second). The basis has one row for it."""
+        cust_f = self.env["res.partner"].create({"name": "F AG", "is_company": True})
+        for won in (datetime(2026, 1, 5, 12), datetime(2026, 3, 20, 12)):
+            self._deal(
+                "F", cust_f, self.team1, self.user1, won - timedelta(days=3), won=won
+            )
+        engine = KpiEngine(self.env, self.company, date(2026, 6, 1))
+        engine.prepare()
+        cr = self.env.cr
+        cr.execute(
+            """SELECT month, active_start, active_end FROM kpi_tmp_basis
+                WHERE customer_id = %s ORDER BY month""",
+            (cust_f.id,),
+        )
+        self.assertEqual(
+            cr.fetchall(),
+            [
+                (date(2026, 1, 1), False, True),
+                (date(2026, 2, 1), True, True),
+                (date(2026, 3, 1), True, True),
+                (date(2026, 4, 1), True, True),
+                (date(2026, 5, 1), True, False),
+            ],
+        )
+        # the same flags as grouping every spell's months, for every customer
+        cr.execute(
+            """SELECT company_id, customer_id, m::date,
+                      bool_or(start_at <= m AND m < end_at),
+                      bool_or(start_at <= m + INTERVAL '1 month'
+                              AND m + INTERVAL '1 month' < end_at)
+                 FROM kpi_tmp_spell s
+                CROSS JOIN LATERAL generate_series(
+                      date_trunc('month', s.start_at),
+                      LEAST(date_trunc('month', s.end_at), '2026-06-01'::timestamp),
+                      INTERVAL '1 month') m
+                GROUP BY 1, 2, 3"""
+        )
+        grouped = set(cr.fetchall())
+        cr.execute(
+            """SELECT company_id, customer_id, month, active_start, active_end
+                 FROM kpi_tmp_basis"""
+        )
+        rows = cr.fetchall()
+        engine.drop()
+        self.assertEqual(len(rows), len(set(rows)))
+        self.assertEqual(set(rows), grouped)
+
     def test_recompute_waits_for_no_one_but_refuses_overlap(self):
         # another transaction holds the lock: a manual run is refused clearly,
         # the nightly run skips with a log line
