@@ -551,31 +551,46 @@ class KpiEngine:
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_lifespan AS
-                WITH totals AS (
-                    -- per spell and month whose start it covers: a customer
-                    -- churns in M when its spell ends before M + 1 and the
-                    -- next one (the only candidate) does not cover M + 1
-                    SELECT s.company_id, m::date AS month,
-                           COUNT(*) FILTER (
-                               WHERE s.end_at <= m + INTERVAL '1 month'
-                                 AND NOT COALESCE(
-                                     s.next_start <= m + INTERVAL '1 month'
-                                     AND m + INTERVAL '1 month' < s.next_end,
-                                     FALSE)) AS churned,
-                           COUNT(*) AS active_start
-                      FROM kpi_tmp_spell s
-                     CROSS JOIN LATERAL generate_series(
+                WITH covered AS (
+                    -- per spell, the first and last month whose start it
+                    -- covers, within the computed months
+                    SELECT s.company_id, s.next_start, s.next_end,
                            GREATEST(date_trunc('month', s.start_at)
                                     + CASE WHEN s.start_at
                                                 = date_trunc('month', s.start_at)
                                            THEN INTERVAL '0' ELSE INTERVAL '1 month'
                                       END,
-                                    %(from)s::timestamp),
+                                    %(from)s::timestamp) AS first_at,
                            LEAST(date_trunc('month',
                                             s.end_at - INTERVAL '1 microsecond'),
-                                 %(to)s::timestamp),
-                           INTERVAL '1 month') m
-                     GROUP BY 1, 2
+                                 %(to)s::timestamp) AS last_at,
+                           date_trunc('month', s.end_at - INTERVAL '1 microsecond')
+                               AS end_month
+                      FROM kpi_tmp_spell s
+                ), events AS (
+                    -- a spell counts as active at the start of its covered
+                    -- months (+1 at the first, -1 after the last); its
+                    -- customer churns in the last one, the month its spell
+                    -- ends, unless the next spell (the only candidate)
+                    -- covers the following month's start
+                    SELECT company_id, first_at::date AS month, 1 AS starts,
+                           0 AS churned
+                      FROM covered WHERE first_at <= last_at
+                     UNION ALL
+                    SELECT company_id, (last_at + INTERVAL '1 month')::date, -1, 0
+                      FROM covered WHERE first_at <= last_at
+                     UNION ALL
+                    SELECT company_id, last_at::date, 0, 1
+                      FROM covered
+                     WHERE first_at <= last_at AND last_at = end_month
+                       AND NOT COALESCE(
+                           next_start <= last_at + INTERVAL '1 month'
+                           AND last_at + INTERVAL '1 month' < next_end, FALSE)
+                ), totals AS (
+                    SELECT company_id, month, SUM(starts) AS starts,
+                           SUM(churned) AS churned
+                      FROM events
+                     GROUP BY company_id, month
                 ), bounds AS (
                     -- from the month of the first activity (the customers won
                     -- then are active at its end: they have a CLV)
@@ -592,7 +607,9 @@ class KpiEngine:
                 ), series AS (
                     SELECT m.company_id, m.month,
                            COALESCE(t.churned, 0) AS churned,
-                           COALESCE(t.active_start, 0) AS active_start
+                           SUM(COALESCE(t.starts, 0)) OVER (
+                               PARTITION BY m.company_id ORDER BY m.month
+                               ROWS UNBOUNDED PRECEDING) AS active_start
                       FROM months m
                       LEFT JOIN totals t USING (company_id, month)
                 ), windowed AS (
@@ -605,7 +622,7 @@ class KpiEngine:
                                AS active_before
                       FROM series
                 )
-                SELECT company_id, month,
+                SELECT company_id, month, churned_12m, active_before,
                        CASE WHEN churned_12m = 0 THEN 10::numeric
                             WHEN active_before = 0 THEN 1::numeric
                             ELSE LEAST(10::numeric,
