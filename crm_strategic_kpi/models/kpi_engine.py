@@ -613,7 +613,7 @@ class KpiEngine:
                       FROM months m
                       LEFT JOIN totals t USING (company_id, month)
                 ), windowed AS (
-                    SELECT company_id, month,
+                    SELECT company_id, month, churned, active_start,
                            SUM(churned) OVER (PARTITION BY company_id ORDER BY month
                                               ROWS BETWEEN 11 PRECEDING
                                                    AND CURRENT ROW) AS churned_12m,
@@ -622,7 +622,7 @@ class KpiEngine:
                                AS active_before
                       FROM series
                 )
-                SELECT company_id, month, churned_12m, active_before,
+                SELECT company_id, month, churned, active_start,
                        CASE WHEN churned_12m = 0 THEN 10::numeric
                             WHEN active_before = 0 THEN 1::numeric
                             ELSE LEAST(10::numeric,
