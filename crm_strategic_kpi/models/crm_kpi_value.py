@@ -589,63 +589,58 @@ class CrmKpiValue(models.Model):
         bounds = cr.fetchone()
         if bounds[0] is None:
             return 0
-        # Only references that still exist: a dimension deleted since the
-        # run prepared its tables is left empty (there are no foreign keys).
-        # Mapped before grouping, so that a computed row is unique per month,
-        # company and dimensions.
-        live = {
-            dim: SQL.identifier(f"live_{dim}")
+        # Rows of a cube are unique per month, company and dimensions: while
+        # every dimension record the cubes refer to still exists, they are
+        # taken as they are. Other rows are summed per month, company and
+        # existing dimension record: a dimension deleted since the run
+        # prepared its tables is left empty (there are no foreign keys), and
+        # mapped before grouping, so that a computed row is unique.
+        tables = {
+            dim: self.env[self._fields[dim].comodel_name]._table
             for dim in DIMS
             if self._fields[dim].comodel_name in self.env
         }
-        q_dims = [
-            SQL("%s.id", live[dim]) if dim in live else SQL.identifier("q", dim)
-            for dim in DIMS
-        ]
-        live_joins = SQL(" ").join(
-            SQL(
-                "LEFT JOIN %s %s ON %s.id = q.%s",
-                SQL.identifier(self.env[self._fields[dim].comodel_name]._table),
-                alias,
-                alias,
-                SQL.identifier(dim),
-            )
-            for dim, alias in live.items()
-        )
-        # Rows of a cube, whose dimension records all still exist, are taken
-        # as they are; the others are summed per month, company and existing
-        # dimension record.
-        if cube_read and KpiEngine.dimensions_alive(
-            cr,
-            {dim: self.env[self._fields[dim].comodel_name]._table for dim in live},
-        ):
-            source = SQL(
-                """(SELECT q.month, q.company_id, %(dims)s, q.num, q.den
-                      FROM (%(subquery)s) q
-                     WHERE q.month BETWEEN %(first)s AND %(last)s)""",
-                dims=SQL(", ").join(SQL.identifier("q", dim) for dim in DIMS),
-                subquery=subquery,
-                first=bounds[0],
-                last=bounds[1],
-            )
+        if cube_read and KpiEngine.dimensions_alive(cr, tables):
+            dims = [SQL.identifier("q", dim) for dim in DIMS]
+            joins = grouping = SQL()
+            num, den = SQL("q.num"), SQL("q.den")
         else:
-            source = SQL(
-                """(SELECT q.month, q.company_id, %(live_dims)s,
-                           SUM(q.num) AS num, SUM(q.den) AS den
-                      FROM (%(subquery)s) q
-                      %(live_joins)s
-                     WHERE q.month BETWEEN %(first)s AND %(last)s
-                     GROUP BY q.month, q.company_id, %(q_dims)s)""",
-                live_dims=SQL(", ").join(
-                    SQL("%s AS %s", expr, SQL.identifier(dim))
-                    for expr, dim in zip(q_dims, DIMS, strict=True)
-                ),
-                subquery=subquery,
-                live_joins=live_joins,
-                first=bounds[0],
-                last=bounds[1],
-                q_dims=SQL(", ").join(q_dims),
+            dims = [
+                SQL("%s.id", SQL.identifier(f"live_{dim}"))
+                if dim in tables
+                else SQL.identifier("q", dim)
+                for dim in DIMS
+            ]
+            joins = SQL(" ").join(
+                SQL(
+                    "LEFT JOIN %s %s ON %s.id = q.%s",
+                    SQL.identifier(table),
+                    SQL.identifier(f"live_{dim}"),
+                    SQL.identifier(f"live_{dim}"),
+                    SQL.identifier(dim),
+                )
+                for dim, table in tables.items()
             )
+            grouping = SQL("GROUP BY q.month, q.company_id, %s", SQL(", ").join(dims))
+            num, den = SQL("SUM(q.num)"), SQL("SUM(q.den)")
+        source = SQL(
+            """(SELECT q.month, q.company_id, %(dims)s, %(num)s AS num, %(den)s AS den
+                  FROM (%(subquery)s) q
+                  %(joins)s
+                 WHERE q.month BETWEEN %(first)s AND %(last)s
+                 %(grouping)s)""",
+            dims=SQL(", ").join(
+                SQL("%s AS %s", expr, SQL.identifier(dim))
+                for expr, dim in zip(dims, DIMS, strict=True)
+            ),
+            num=num,
+            den=den,
+            subquery=subquery,
+            joins=joins,
+            first=bounds[0],
+            last=bounds[1],
+            grouping=grouping,
+        )
         ratio = kpi.is_ratio
         columns = SQL(", ").join(
             map(

@@ -42,6 +42,8 @@ WORK_MEM = "128MB"
 BASIS_WORK_MEM = "256MB"
 
 DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_id")
+# GROUP BY of rows shaped month, company_id, *DIMS, ...: one per combination
+GROUP_KEYS = SQL(", ").join(SQL(str(n)) for n in range(1, len(DIMS) + 3))
 
 TEMP_TABLES = (
     "kpi_tmp_target",
@@ -760,7 +762,7 @@ class KpiEngine:
                      GROUP BY %(keys)s
                     """,
                     table=SQL.identifier(cube["table"]),
-                    keys=SQL(", ").join(SQL(str(n)) for n in range(1, len(DIMS) + 3)),
+                    keys=GROUP_KEYS,
                     month=month,
                     alias=SQL.identifier(alias),
                     dims=_dims(alias),
@@ -1186,9 +1188,10 @@ class KpiEngine:
                        SUM(p.num) AS num, SUM(p.den) AS den,
                        NULL::varchar AS res_model, NULL::int AS res_id
                   FROM (%(partners)s) p
-                 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+                 GROUP BY %(keys)s
                 """,
-                dims=SQL(", ").join(SQL("p.%s", SQL.identifier(d)) for d in DIMS),
+                dims=_dims("p"),
+                keys=GROUP_KEYS,
                 partners=partners,
             )
         return SQL(
