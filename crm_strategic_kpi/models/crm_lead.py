@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, create_index
 
 # Fields of crm.lead the KPI engine reads: writing one of them queues the
 # lead's months for the next incremental recompute.
@@ -65,6 +65,19 @@ class CrmLead(models.Model):
     kpi_nps_date = fields.Date(
         related="partner_id.commercial_partner_id.nps_date", string="Latest NPS Date"
     )
+
+    def init(self):
+        super().init()
+        # The done activities of deals (messages that carry an activity type)
+        # in an index of their own: the KPI engine counts them per deal from
+        # it alone (an index-only scan), without reading the messages.
+        create_index(
+            self.env.cr,
+            "crm_kpi_mail_message_done_activity_index",
+            "mail_message",
+            ["res_id"],
+            where="model = 'crm.lead' AND mail_activity_type_id IS NOT NULL",
+        )
 
     @api.model_create_multi
     def create(self, vals_list):

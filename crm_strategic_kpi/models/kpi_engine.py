@@ -199,22 +199,27 @@ class KpiEngine:
         """A UTC timestamp column as the company's local timestamp."""
         return SQL("timezone(co.tz, timezone('UTC', %s))", column)
 
-    def _prepare_leads(self):
-        """Leads with their company, customer, local dates and deal type.
+    def _since(self, column):
+        """``column`` (a date) falls in the computed months: a run of recent
+        months leaves the older records of dated sources unread."""
+        if not self.month_from:
+            return SQL("TRUE")
+        return SQL("%s >= %s", column, self.month_from)
 
-        A lead without a deal type is an upsell when its customer has won a
-        deal before it (ordered by closing, else creation date, then id), else
-        new business: compared with the customer's first won deal, which
-        avoids a window over all leads. ``base`` is materialised so that the
-        planner sees its real size when joining partners."""
-        # local times computed once per lead, in the materialised ``base``
+    def _prepare_leads(self):
+        """Leads with their company, customer, local dates and the deal type
+        set on them (a won deal's derived type is ``kpi_tmp_won``'s)."""
+        # local times computed once per lead
         created = self._local(SQL("l.create_date"))
         closed = self._local(SQL("l.date_closed"))
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_lead AS
-                WITH base AS MATERIALIZED (
+                SELECT b.*,
+                       date_trunc('month', b.created_at)::date AS create_month,
+                       date_trunc('month', b.closed_at)::date AS closed_month
+                  FROM (
                     SELECT l.id, co.id AS company_id,
                            l.team_id, l.user_id,
                            p.commercial_partner_id AS customer_id,
@@ -228,51 +233,33 @@ class KpiEngine:
                                AS converted,
                            %(revenue)s AS revenue,
                            (l.kpi_referrer_id IS NOT NULL
-                            OR COALESCE(src.kpi_is_referral, FALSE)) AS referral,
-                           l.kpi_deal_type,
-                           COALESCE(l.date_closed, l.create_date) AS sort_at
+                            OR COALESCE(l.source_id = ANY(%(referral)s), FALSE))
+                               AS referral,
+                           l.kpi_deal_type AS deal_type
                       FROM crm_lead l
                       LEFT JOIN crm_team t ON t.id = l.team_id
                       JOIN kpi_tmp_company co
                         ON co.id = COALESCE(l.company_id, t.company_id, %(main)s)
                       LEFT JOIN res_partner p ON p.id = l.partner_id
                       LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
-                      LEFT JOIN utm_source src ON src.id = l.source_id
-                     WHERE %(relevant)s
-                ), first_won AS (
-                    SELECT DISTINCT ON (company_id, customer_id)
-                           company_id, customer_id, sort_at, id
-                      FROM base
-                     WHERE won_status = 'won' AND customer_id IS NOT NULL
-                     ORDER BY company_id, customer_id, sort_at, id
-                )
-                SELECT b.id, b.company_id, b.team_id, b.user_id,
-                       b.customer_id, b.segment_id,
-                       b.campaign_id, b.source_id, b.medium_id,
-                       b.type, b.won_status, b.active,
-                       b.create_date, b.date_closed,
-                       b.created_at, b.closed_at,
-                       date_trunc('month', b.created_at)::date AS create_month,
-                       date_trunc('month', b.closed_at)::date AS closed_month,
-                       b.converted, b.revenue, b.referral,
-                       COALESCE(
-                           b.kpi_deal_type,
-                           CASE WHEN (fw.sort_at, fw.id) < (b.sort_at, b.id)
-                                THEN 'upsell' ELSE 'new' END
-                       ) AS deal_type
-                  FROM base b
-                  LEFT JOIN first_won fw
-                    ON fw.company_id = b.company_id
-                   AND fw.customer_id = b.customer_id
+                     WHERE %(relevant)s) b
                 """,
                 created=created,
                 closed=closed,
                 main=self.main_company_id,
                 revenue=deal_revenue("l"),
+                referral=self._referral_sources(),
                 relevant=self._relevant_leads(),
             )
         )
         self.cr.execute("CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead")
+
+    def _referral_sources(self):
+        """Ids of the lead sources marked as referrals (a handful)."""
+        self.cr.execute(
+            "SELECT COALESCE(array_agg(id), '{}') FROM utm_source WHERE kpi_is_referral"
+        )
+        return self.cr.fetchone()[0]
 
     def _relevant_leads(self):
         """Leads the months from ``month_from`` on need: every won deal (the
@@ -336,11 +323,17 @@ class KpiEngine:
         )
 
     def _prepare_won(self):
+        """Won deals of customers in the order they were won (closed, then
+        by id). A deal without a deal type is new business when it is its
+        customer's first won deal (``rn`` 1), else an upsell."""
         self.cr.execute(
             """
             CREATE TEMP TABLE kpi_tmp_won AS
             SELECT id, company_id, customer_id, closed_at, closed_month, revenue,
-                   deal_type, campaign_id, source_id, medium_id,
+                   COALESCE(deal_type,
+                            CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'new'
+                                 ELSE 'upsell' END) AS deal_type,
+                   campaign_id, source_id, medium_id,
                    ROW_NUMBER() OVER w AS rn,
                    LAG(closed_at) OVER w AS prev_at
               FROM kpi_tmp_lead
@@ -524,18 +517,23 @@ class KpiEngine:
         """Every lifecycle event with the date of the partner's next one: the
         spell during which the partner stayed in that stage."""
         self.cr.execute(
-            """
-            CREATE TEMP TABLE kpi_tmp_stage_spell AS
-            SELECT ev.*, u.sale_team_id AS team_id, p.user_id,
-                   p.kpi_segment_id AS segment_id
-              FROM (SELECT partner_id, company_id, to_stage, date,
-                           LEAD(date) OVER (PARTITION BY partner_id
-                                            ORDER BY date, id) AS next_date
-                      FROM crm_kpi_lifecycle_event) ev
-              JOIN kpi_tmp_company co ON co.id = ev.company_id
-              JOIN res_partner p ON p.id = ev.partner_id
-              LEFT JOIN res_users u ON u.id = p.user_id
-            """
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_stage_spell AS
+                SELECT ev.*, u.sale_team_id AS team_id, p.user_id,
+                       p.kpi_segment_id AS segment_id
+                  FROM (SELECT partner_id, company_id, to_stage, date,
+                               LEAD(date) OVER (PARTITION BY partner_id
+                                                ORDER BY date, id) AS next_date
+                          FROM crm_kpi_lifecycle_event) ev
+                  JOIN kpi_tmp_company co ON co.id = ev.company_id
+                  JOIN res_partner p ON p.id = ev.partner_id
+                  LEFT JOIN res_users u ON u.id = p.user_id
+                 -- the spells that reach into the computed months
+                 WHERE ev.next_date IS NULL OR %s
+                """,
+                self._since(SQL("ev.next_date")),
+            )
         )
         self.cr.execute(
             "CREATE INDEX ON kpi_tmp_stage_spell (to_stage); "
@@ -1042,7 +1040,7 @@ class KpiEngine:
                    'res.partner' AS res_model, e.partner_id AS res_id
               FROM kpi_tmp_stage_spell e
              CROSS JOIN LATERAL generate_series(
-                   date_trunc('month', e.date),
+                   GREATEST(date_trunc('month', e.date), %(first)s::timestamp),
                    LEAST(date_trunc('month', COALESCE(e.next_date, %(to)s::date)),
                          %(to)s::timestamp),
                    INTERVAL '1 month') m
@@ -1050,6 +1048,7 @@ class KpiEngine:
                AND (e.next_date IS NULL OR e.next_date >= m + INTERVAL '1 month')
             """,
             dims=_dims("e", ("team_id", "user_id", "segment_id")),
+            first=self.month_from or "-infinity",
             to=self.month_to,
             stage=stage,
         )
@@ -1066,8 +1065,9 @@ class KpiEngine:
                       LEFT JOIN res_partner cp
                         ON cp.id = fb.commercial_partner_id) f
               JOIN kpi_tmp_company co ON co.id = f.company_id
-             WHERE f.kind = %(kind)s
+             WHERE f.kind = %(kind)s AND %(since)s
             """,
+            since=self._since(SQL("f.date")),
             dims=_dims("f", FEEDBACK_DIMS),
             num=num,
             kind=kind,
@@ -1091,8 +1091,9 @@ class KpiEngine:
                    'crm.kpi.cost' AS res_model, k.id AS res_id
               FROM crm_kpi_cost k
               JOIN kpi_tmp_company co ON co.id = k.company_id
-             WHERE k.category IN %(categories)s
+             WHERE k.category IN %(categories)s AND %(since)s
             """,
+            since=self._since(SQL("k.date")),
             dims=_dims("k", COST_DIMS),
             num=num,
             den=den,
@@ -1145,9 +1146,11 @@ class KpiEngine:
                       FROM crm_kpi_user_login lg
                       JOIN kpi_tmp_company co ON co.id = lg.company_id
                       JOIN res_users u ON u.id = lg.user_id AND NOT u.share
+                     WHERE %(since)s
                      GROUP BY 1, 2, 3) g
             """,
             dims=_dims("g", ("user_id",)),
+            since=self._since(SQL("lg.day")),
         )
 
     def _q_records_created(self):

@@ -883,8 +883,35 @@ class TestKpiRuns(KpiCommon):
             self._deal(
                 "E", cust_e, self.team1, self.user1, won - timedelta(days=5), won=won
             )
+        # lifecycle spells and logins on both sides of the first recent month
+        self.env["crm.kpi.lifecycle.event"].create(
+            [
+                {
+                    "partner_id": cust_e.id,
+                    "company_id": self.company.id,
+                    "to_stage": stage,
+                    "date": day,
+                }
+                for stage, day in (
+                    ("prospect", date(2025, 12, 15)),
+                    ("opportunity", date(2026, 2, 20)),
+                    ("new_customer", date(2026, 4, 2)),
+                )
+            ]
+        )
+        self.env["crm.kpi.user.login"].create(
+            [
+                {"user_id": self.user2.id, "company_id": self.company.id, "day": day}
+                for day in (date(2026, 2, 28), date(2026, 3, 2))
+            ]
+        )
         self.recompute(date_from=date(2022, 1, 1))
         everything = figures()
+        # E was an opportunity from 20 February to 2 April: at the end of March
+        self.assertIn(
+            ("lifecycle_opportunity", date(2026, 3, 1)),
+            {(row[0], row[1]) for row in everything if row[9] == 1},
+        )
         # A won on 15 January 2025, its first deal: active at the month's end,
         # so January 2025 already has a customer lifetime value
         self.assertTrue(
