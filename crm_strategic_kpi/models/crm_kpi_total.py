@@ -3,8 +3,9 @@
 Most analyses (the pivot of KPIs by month, the overview, goals, reports) group
 the facts by KPI, company and period only. Those read the totals instead of
 summing every combination of dimensions: a few thousand rows instead of
-millions. The engine re-sums the totals of the months whose facts it wrote,
-in the same savepoint, so both always agree; ``crm.kpi.value._read_group``
+millions. The engine writes the totals of the months whose facts it
+rewrote, summed from the same rows in the same savepoint, and facts changed
+through the ORM get theirs re-summed, so both always agree; ``crm.kpi.value._read_group``
 chooses them only when the result cannot differ (see there).
 """
 
@@ -126,23 +127,28 @@ class CrmKpiTotal(models.Model):
         )
 
     @staticmethod
-    def _totals_of(facts):
+    def _totals_of(facts, uniform=False):
         """SELECT of the totals of ``facts`` (a table or CTE name with the
-        columns of crm_kpi_value), in the order of ``_total_columns``."""
+        columns of crm_kpi_value), in the order and with the names of
+        ``_total_columns``. ``uniform``: as for ``_fingerprint``."""
         return SQL(
             """
-            SELECT f.kpi_id, MAX(f.kpi_code), MAX(f.category), MAX(f.unit),
-                   MAX(f.factor), bool_and(f.is_ratio), MAX(f.currency_id),
-                   f.date, f.company_id, SUM(f.numerator), SUM(f.denominator),
+            SELECT f.kpi_id, MAX(f.kpi_code) AS kpi_code,
+                   MAX(f.category) AS category, MAX(f.unit) AS unit,
+                   MAX(f.factor) AS factor, bool_and(f.is_ratio) AS is_ratio,
+                   MAX(f.currency_id) AS currency_id,
+                   f.date, f.company_id, SUM(f.numerator) AS numerator,
+                   SUM(f.denominator) AS denominator,
                    CASE WHEN bool_and(f.is_ratio)
                         THEN MAX(f.factor) * SUM(f.numerator)
                              / NULLIF(SUM(f.denominator), 0)
-                        ELSE MAX(f.factor) * SUM(f.numerator) END,
-                   NOT bool_and(f.is_ratio) OR SUM(f.denominator) <> 0,
-                   COUNT(*), %s
+                        ELSE MAX(f.factor) * SUM(f.numerator) END AS value,
+                   NOT bool_and(f.is_ratio) OR SUM(f.denominator) <> 0
+                       AS has_value,
+                   COUNT(*) AS fact_count, %s AS fingerprint
               FROM %s f
              GROUP BY f.kpi_id, f.company_id, f.date
             """,
-            CrmKpiTotal._fingerprint(SQL("f")),
+            CrmKpiTotal._fingerprint(SQL("f"), uniform=uniform),
             facts,
         )

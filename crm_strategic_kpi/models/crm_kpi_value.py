@@ -524,6 +524,14 @@ class CrmKpiValue(models.Model):
                 )
             )
         self.env.cr.execute("ANALYZE kpi_tmp_target")
+        # the totals of the months a KPI rewrites (see _replace_facts)
+        self.env.cr.execute(
+            SQL(
+                "CREATE TEMP TABLE kpi_tmp_total AS SELECT %s FROM crm_kpi_total "
+                "WITH NO DATA",
+                self.env["crm.kpi.total"]._total_columns(),
+            )
+        )
         queries = self._get_kpi_queries(engine)
         kpis = kpis.filtered(lambda k: k.code not in done and k.code in queries)
         engine.build_cubes(queries[kpi.code][1] for kpi in kpis)
@@ -576,10 +584,12 @@ class CrmKpiValue(models.Model):
         same fingerprint and count, for an unchanged KPI definition, keeps
         its facts as they are. Past months rarely change, so a run over many
         months writes a fraction of its rows, and unchanged facts keep their
-        ids. The other months' facts are deleted and inserted anew, and
-        their totals re-summed, in the caller's savepoint."""
+        ids. The other months' facts are deleted and inserted anew, with
+        their totals summed from the same rows, in the caller's savepoint."""
         cr = self.env.cr
+        Total = self.env["crm.kpi.total"]
         KpiEngine.tune(cr)
+        cr.execute("TRUNCATE kpi_tmp_total")
         cr.execute(
             SQL(
                 "SELECT MIN(month), MAX(month) FROM kpi_tmp_target WHERE scope = %s",
@@ -680,11 +690,8 @@ class CrmKpiValue(models.Model):
                        AND t.month = a.month
                       JOIN kpi_tmp_company co ON co.id = a.company_id
                      WHERE a.num <> 0 OR a.den <> 0
-                ), fresh AS (
-                    SELECT r.company_id, r.date, COUNT(*) AS fact_count,
-                           %(fingerprint)s AS fingerprint
-                      FROM rows r
-                     GROUP BY r.company_id, r.date
+                ), fresh AS MATERIALIZED (
+                    %(totals)s
                 ), changed AS MATERIALIZED (
                     SELECT t.company_id, t.month
                       FROM kpi_tmp_target t
@@ -717,15 +724,18 @@ class CrmKpiValue(models.Model):
                     SELECT r.* FROM rows r
                       JOIN changed c
                         ON c.company_id = r.company_id AND c.month = r.date
+                ), totals AS (
+                    INSERT INTO kpi_tmp_total
+                    SELECT f.* FROM fresh f
+                      JOIN changed c
+                        ON c.company_id = f.company_id AND c.month = f.date
                 )
                 SELECT (SELECT COUNT(*) FROM rows),
                        array_agg(company_id), array_agg(month)
                   FROM changed
                 """,
                 columns=columns,
-                fingerprint=self.env["crm.kpi.total"]._fingerprint(
-                    SQL("r"), uniform=True
-                ),
+                totals=Total._totals_of(SQL("rows"), uniform=True),
                 source=source,
                 kpi=kpi.id,
                 code=kpi.code,
@@ -742,14 +752,29 @@ class CrmKpiValue(models.Model):
         )
         facts, company_ids, months = cr.fetchone()
         cr.execute("RESET enable_sort")
-        self._refresh_totals(
-            {
-                (kpi.id, company_id, month)
-                for company_id, month in zip(
-                    company_ids or (), months or (), strict=True
-                )
-            }
+        _logger.debug(
+            "Strategic KPIs: %s: %s months rewritten", kpi.code, len(months or ())
         )
+        if company_ids:
+            # the totals of the rewritten months, summed with their rows
+            cr.execute(
+                SQL(
+                    """
+                    DELETE FROM crm_kpi_total o
+                     USING unnest(%s::int[], %s::date[]) c(company_id, month)
+                     WHERE o.kpi_id = %s AND o.company_id = c.company_id
+                       AND o.date = c.month;
+                    INSERT INTO crm_kpi_total (%s)
+                    SELECT %s FROM kpi_tmp_total
+                    """,
+                    company_ids,
+                    months,
+                    kpi.id,
+                    Total._total_columns(),
+                    Total._total_columns(),
+                )
+            )
+            Total.invalidate_model()
         return facts
 
     # ------------------------------------------------------------ locking

@@ -47,6 +47,7 @@ GROUP_KEYS = SQL(", ").join(SQL(str(n)) for n in range(1, len(DIMS) + 3))
 
 TEMP_TABLES = (
     "kpi_tmp_target",
+    "kpi_tmp_total",
     "kpi_tmp_dim_ref",
     "kpi_tmp_stage_spell",
     "kpi_tmp_lifespan",
@@ -198,6 +199,21 @@ class KpiEngine:
     def _local(self, column):
         """A UTC timestamp column as the company's local timestamp."""
         return SQL("timezone(co.tz, timezone('UTC', %s))", column)
+
+    def _segment_of(self, partner_id):
+        """(column, join) giving the segment of partner ``partner_id``. A run
+        of recent months looks the few partners it needs up by id (a join
+        reads every partner: the engine's statements forbid nested loops);
+        a run over all months joins them."""
+        if self.month_from:
+            column = SQL(
+                "(SELECT sp.kpi_segment_id FROM res_partner sp WHERE sp.id = %s)",
+                partner_id,
+            )
+            return column, SQL()
+        return SQL("sp.kpi_segment_id"), SQL(
+            "LEFT JOIN res_partner sp ON sp.id = %s", partner_id
+        )
 
     def _since(self, column):
         """``column`` (a date) falls in the computed months: a run of recent
@@ -451,8 +467,11 @@ class KpiEngine:
                            LEAST(date_trunc('month', s.end_at), %(to)s::timestamp),
                            INTERVAL '1 month') m
                 ), deals AS (
+                    -- revenue stays numeric: sums of floats depend on the
+                    -- order of their terms, and a rerun must give the same
+                    -- customer lifetime values to the last digit
                     SELECT company_id, customer_id, closed_month AS month,
-                           COUNT(*)::int AS n, SUM(revenue)::float8 AS revenue,
+                           COUNT(*)::int AS n, SUM(revenue) AS revenue,
                            bool_or(rn = 1) AS has_first,
                            bool_or(deal_type IN ('upsell', 'cross_sell'))
                                AS has_upsell
@@ -1055,20 +1074,21 @@ class KpiEngine:
 
     # Feedback ------------------------------------------------------------
     def _feedback_rows(self, kind, num):
+        segment, segment_join = self._segment_of(SQL("fb.commercial_partner_id"))
         return SQL(
             """
             SELECT date_trunc('month', f.date)::date AS month, co.id AS company_id,
                    %(dims)s, (%(num)s)::numeric AS num, 1::numeric AS den,
                    'crm.kpi.feedback' AS res_model, f.id AS res_id
-              FROM (SELECT fb.*, cp.kpi_segment_id AS segment_id
-                      FROM crm_kpi_feedback fb
-                      LEFT JOIN res_partner cp
-                        ON cp.id = fb.commercial_partner_id) f
+              FROM (SELECT fb.*, %(segment)s AS segment_id
+                      FROM crm_kpi_feedback fb %(segment_join)s) f
               JOIN kpi_tmp_company co ON co.id = f.company_id
              WHERE f.kind = %(kind)s AND %(since)s
             """,
             since=self._since(SQL("f.date")),
             dims=_dims("f", FEEDBACK_DIMS),
+            segment=segment,
+            segment_join=segment_join,
             num=num,
             kind=kind,
         )
@@ -1155,18 +1175,19 @@ class KpiEngine:
 
     def _q_records_created(self):
         partner_created = self._local(SQL("p.create_date"))
+        segment, segment_join = self._segment_of(SQL("p.commercial_partner_id"))
         partners = SQL(
             """
             SELECT date_trunc('month', %(created)s)::date AS month,
                    co.id AS company_id, pu.sale_team_id AS team_id, p.user_id,
-                   cp.kpi_segment_id AS segment_id, NULL::int AS campaign_id,
+                   %(segment)s AS segment_id, NULL::int AS campaign_id,
                    NULL::int AS source_id, NULL::int AS medium_id,
                    1::numeric AS num, 0::numeric AS den,
                    'res.partner' AS res_model, p.id AS res_id
               FROM res_partner p
               LEFT JOIN res_users u ON u.id = p.create_uid
               LEFT JOIN res_users pu ON pu.id = p.user_id
-              LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
+              %(segment_join)s
               JOIN kpi_tmp_company co
                 ON co.id = COALESCE(p.company_id, u.company_id, %(main)s)
              WHERE p.create_date >= %(since)s
@@ -1176,6 +1197,8 @@ class KpiEngine:
                                 WHERE rc.partner_id = p.id)
             """,
             created=partner_created,
+            segment=segment,
+            segment_join=segment_join,
             main=self.main_company_id,
             # local months start up to a day before the UTC ones
             since=self.month_from - timedelta(days=1)

@@ -383,6 +383,22 @@ class TestKpiCatalogue(KpiCommon):
     def test_monthly_totals_equal_facts(self):
         """Groupings by KPI, company and period read the monthly totals; they
         give what summing the facts gives (counts included)."""
+        # the engine wrote the totals with the facts, summed from the same
+        # rows: exactly what summing the stored facts gives
+        self.env.flush_all()
+        totals = self.env["crm.kpi.total"]._totals_of(SQL("crm_kpi_value"))
+        columns = SQL(
+            "kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id, date, "
+            "company_id, ROUND(numerator::numeric, 6), ROUND(denominator::numeric, 6), "
+            "ROUND(value::numeric, 6), has_value, fact_count, fingerprint"
+        )
+        self.cr.execute(
+            SQL("SELECT %s FROM crm_kpi_total ORDER BY 1, 9, 8", columns)
+        )
+        written = self.cr.fetchall()
+        self.cr.execute(SQL("SELECT %s FROM (%s) t ORDER BY 1, 9, 8", columns, totals))
+        self.assertEqual(written, self.cr.fetchall())
+        self.assertGreater(len(written), 50)
         Value = self.env["crm.kpi.value"]
         Facts = Value.with_context(kpi_facts_only=True)
         measures = ["numerator:sum", "denominator:sum", "value:sum", "__count"]
@@ -943,6 +959,14 @@ class TestKpiRuns(KpiCommon):
         engine = KpiEngine(self.env, self.company, date(2026, 6, 1))
         engine.prepare()
         cr = self.env.cr
+        # revenue is summed exactly: sums of floats depend on the order of
+        # their terms, and a rerun must keep the CLV facts as they are
+        cr.execute(
+            """SELECT atttypid::regtype::text FROM pg_attribute
+                WHERE attrelid = 'kpi_tmp_basis'::regclass
+                  AND attname = 'revenue_12m'"""
+        )
+        self.assertEqual(cr.fetchone()[0], "numeric")
         cr.execute(
             """SELECT month, active_start, active_end FROM kpi_tmp_basis
                 WHERE customer_id = %s ORDER BY month""",
