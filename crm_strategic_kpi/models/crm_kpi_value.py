@@ -510,7 +510,8 @@ class CrmKpiValue(models.Model):
             month_to,
             month_from=min((month for _s, _c, month in targets), default=None),
         )
-        engine.prepare()
+        # the customer KPIs of a run read the customer cube, not the basis
+        engine.prepare(basis=False)
         self.env.cr.execute(
             "CREATE TEMP TABLE kpi_tmp_target "
             "(scope text, company_id int, month date, PRIMARY KEY "

@@ -39,6 +39,9 @@ SCOPE_FORWARD = "forward"
 # work memory of the engine's statements (see KpiEngine.tune); the customer-
 # month basis sorts millions of rows and gets twice as much
 WORK_MEM = "128MB"
+# A run of at most this many months (the nightly one) reads few records of
+# the sources it filters by date: it looks their partners up one by one.
+RECENT_MONTHS = 3
 BASIS_WORK_MEM = "256MB"
 
 DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_id")
@@ -52,6 +55,7 @@ TEMP_TABLES = (
     "kpi_tmp_stage_spell",
     "kpi_tmp_lifespan",
     "kpi_tmp_basis",
+    "kpi_tmp_customer_cube",
     "kpi_tmp_spell",
     "kpi_tmp_customer",
     "kpi_tmp_won",
@@ -100,6 +104,9 @@ class KpiEngine:
         self.month_from = month_from
         # customer months the windows of month_from need (12 months back)
         self.basis_from = month_from and month_from - relativedelta(months=11)
+        self.recent = bool(month_from) and month_from > month_to - relativedelta(
+            months=RECENT_MONTHS
+        )
         self.main_company_id = env.ref("base.main_company").id
         # None: KPI queries yield one row per record (drill-down); "collect":
         # they register their measures; "cube": they read the summed cubes
@@ -108,6 +115,8 @@ class KpiEngine:
         self._cubes = {}
         # keys of the sub-queries that read a cube as it is (see is_cube_read)
         self._cube_reads = set()
+        # whether the KPIs of a run read the customer cube (build_cubes)
+        self._customer_cube = False
 
     # ------------------------------------------------------------ preparation
     def drop(self):
@@ -124,6 +133,7 @@ class KpiEngine:
         self.mode = None
         self._cubes = {}
         self._cube_reads = set()
+        self._customer_cube = False
         self.untune(self.cr)
 
     @staticmethod
@@ -146,8 +156,11 @@ class KpiEngine:
     def untune(cr):
         cr.execute("RESET work_mem; RESET jit; RESET enable_nestloop")
 
-    def prepare(self):
-        """Build the shared temporary tables (once per run)."""
+    def prepare(self, basis=True):
+        """Build the shared temporary tables (once per run). ``basis``: also
+        the customer-month basis, which the per-record rows of customer KPIs
+        read (a run sums their measures from the spells instead, see
+        ``_build_customer_cube``)."""
         self.drop()
         self.tune(self.cr)
         for step in (
@@ -157,10 +170,12 @@ class KpiEngine:
             self._prepare_won,
             self._prepare_customers,
             self._prepare_spells,
-            self._prepare_basis,
+            self._prepare_basis if basis else None,
             self._prepare_lifespan,
             self._prepare_stage_spells,
         ):
+            if step is None:
+                continue
             started = time.monotonic()
             step()
             _logger.debug(
@@ -204,8 +219,8 @@ class KpiEngine:
         """(column, join) giving the segment of partner ``partner_id``. A run
         of recent months looks the few partners it needs up by id (a join
         reads every partner: the engine's statements forbid nested loops);
-        a run over all months joins them."""
-        if self.month_from:
+        a longer run joins them."""
+        if self.recent:
             column = SQL(
                 "(SELECT sp.kpi_segment_id FROM res_partner sp WHERE sp.id = %s)",
                 partner_id,
@@ -364,22 +379,29 @@ class KpiEngine:
         """Customers per company: salesperson and segment from the partner,
         acquisition channel from the first won deal. Odoo 18 removed the sales
         team of partners: the customer's team is its salesperson's main team,
-        else the team of its first won deal."""
+        else the team of its first won deal. ``dim_group`` numbers the
+        combinations of company and dimensions (see _build_customer_cube)."""
         self.cr.execute(
-            """
-            CREATE TEMP TABLE kpi_tmp_customer AS
-            SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
-                   w.campaign_id, w.source_id, w.medium_id,
-                   COALESCE(u.sale_team_id, first.team_id) AS team_id,
-                   cp.user_id, cp.kpi_segment_id AS segment_id,
-                   (COALESCE(cp.email, '') <> '' AND COALESCE(cp.phone, '') <> ''
-                    AND cp.country_id IS NOT NULL) AS complete
-              FROM kpi_tmp_won w
-              JOIN kpi_tmp_lead first ON first.id = w.id
-              JOIN res_partner cp ON cp.id = w.customer_id
-              LEFT JOIN res_users u ON u.id = cp.user_id
-             WHERE w.rn = 1
-            """
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_customer AS
+                SELECT q.*, DENSE_RANK() OVER (ORDER BY q.company_id, %s) AS dim_group
+                  FROM (
+                    SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
+                           w.campaign_id, w.source_id, w.medium_id,
+                           COALESCE(u.sale_team_id, first.team_id) AS team_id,
+                           cp.user_id, cp.kpi_segment_id AS segment_id,
+                           (COALESCE(cp.email, '') <> ''
+                            AND COALESCE(cp.phone, '') <> ''
+                            AND cp.country_id IS NOT NULL) AS complete
+                      FROM kpi_tmp_won w
+                      JOIN kpi_tmp_lead first ON first.id = w.id
+                      JOIN res_partner cp ON cp.id = w.customer_id
+                      LEFT JOIN res_users u ON u.id = cp.user_id
+                     WHERE w.rn = 1) q
+                """,
+                SQL(", ").join(SQL.identifier("q", dim) for dim in DIMS),
+            )
         )
         self.cr.execute(
             "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id); "
@@ -799,16 +821,24 @@ class KpiEngine:
                 len(columns),
                 time.monotonic() - started,
             )
+        tables = [cube["table"] for cube in self._cubes.values()]
+        if self._customer_cube:
+            started = time.monotonic()
+            self._build_customer_cube()
+            tables.append("kpi_tmp_customer_cube")
+            _logger.debug(
+                "Strategic KPIs: customer cube in %.2f s", time.monotonic() - started
+            )
         # the dimension records the cubes refer to (see dimensions_alive)
         references = [
             SQL(
                 "SELECT %s::text AS dim, %s AS id FROM %s WHERE %s IS NOT NULL",
                 dim,
                 SQL.identifier(dim),
-                SQL.identifier(cube["table"]),
+                SQL.identifier(table),
                 SQL.identifier(dim),
             )
-            for cube in self._cubes.values()
+            for table in tables
             for dim in DIMS
         ] or [SQL("SELECT NULL::text AS dim, NULL::int AS id WHERE FALSE")]
         self.cr.execute(
@@ -818,6 +848,187 @@ class KpiEngine:
             )
         )
         self.mode = "cube"
+
+    def _build_customer_cube(self):
+        """The measures of the customer KPIs per month, company and customer
+        dimensions, summed straight from the activity spells and won deals:
+        what summing the customer-month basis gives (see ``_prepare_basis``),
+        without its row per customer and month.
+
+        A spell of a customer covers the starts of the months ``first`` to
+        ``last`` (the customer is active at their start) and, for the basis,
+        the ends of the months from that of its start to ``last`` - 1. Every
+        state (active at the start, at the end, a repeat customer at the end,
+        the 12-month revenue of customers active at the end) changes at a
+        few months per spell or deal: +n where it begins, -n after it ends;
+        summed up to each month, the changes give the month's state. The
+        flows (new customers, upsells, churns) count in their own month. A
+        run of recent months moves earlier changes to its first month.
+
+        Changes are summed per month and ``dim_group`` (a number per company
+        and dimensions: cheaper to hash than eight columns), by hashing: the
+        planner cannot estimate the rows of these expressions."""
+        self.cr.execute("SET LOCAL enable_sort = off")
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_customer_cube AS
+                WITH customers AS (
+                    SELECT c.company_id, c.customer_id, c.dim_group, c.complete,
+                           date_trunc('month', c.first_at)::date AS first_month,
+                           second.closed_month AS second_month
+                      FROM kpi_tmp_customer c
+                      LEFT JOIN kpi_tmp_won second
+                        ON second.company_id = c.company_id
+                       AND second.customer_id = c.customer_id AND second.rn = 2
+                ), covered AS (
+                    SELECT s.company_id, s.customer_id, c.dim_group, c.complete,
+                           s.first_month, s.last_month, s.end_from,
+                           GREATEST(s.end_from, c.second_month) AS repeat_from,
+                           c.second_month IS NOT NULL
+                           AND GREATEST(s.end_from, c.second_month) < s.last_month
+                               AS repeats,
+                           COALESCE(s.next_start <= s.last_month + INTERVAL '1 month'
+                                    AND s.last_month + INTERVAL '1 month'
+                                        < s.next_end, FALSE) AS continued
+                      FROM (SELECT sp.*,
+                                   (date_trunc('month', sp.start_at)
+                                    + CASE WHEN sp.start_at
+                                                = date_trunc('month', sp.start_at)
+                                           THEN INTERVAL '0' ELSE INTERVAL '1 month'
+                                      END)::date AS first_month,
+                                   date_trunc('month', sp.end_at
+                                                       - INTERVAL '1 microsecond')::date
+                                       AS last_month,
+                                   date_trunc('month', sp.start_at)::date AS end_from
+                              FROM kpi_tmp_spell sp) s
+                      JOIN customers c USING (company_id, customer_id)
+                     WHERE s.first_month <= s.last_month
+                ), deals AS (
+                    SELECT company_id, customer_id, closed_month AS month,
+                           SUM(revenue) AS revenue,
+                           bool_or(deal_type IN ('upsell', 'cross_sell')) AS upsell
+                      FROM kpi_tmp_won
+                     WHERE %(window_from)s::date IS NULL
+                        OR closed_month >= %(window_from)s
+                     GROUP BY company_id, customer_id, closed_month
+                ), spans AS (
+                    -- the revenue of a deal's month counts in the 12-month
+                    -- revenue of the twelve months from it on, in those its
+                    -- customer is active at the end (per spell)
+                    SELECT c.dim_group, d.revenue,
+                           GREATEST(d.month, c.end_from) AS lo,
+                           LEAST((d.month + INTERVAL '11 months')::date,
+                                 (c.last_month - INTERVAL '1 month')::date) AS hi
+                      FROM deals d
+                      JOIN covered c USING (company_id, customer_id)
+                ), changes AS (
+                    -- states: active at the start, at the end (complete
+                    -- customers apart), a repeat customer at the end (from
+                    -- its second deal's month on), the 12-month revenue;
+                    -- flows: a new customer, an upsell, a churn (a spell
+                    -- churns in its last month unless the next one covers
+                    -- the following month's start)
+                    SELECT dim_group, first_month AS month, 1 AS d_start,
+                           0 AS d_end, 0 AS d_complete, 0 AS d_repeat,
+                           0::numeric AS d_revenue, 0 AS is_new, 0 AS upsell,
+                           0 AS churned
+                      FROM covered
+                     UNION ALL
+                    SELECT dim_group, (last_month + INTERVAL '1 month')::date, -1,
+                           0, 0, 0, 0, 0, 0, 0
+                      FROM covered
+                     UNION ALL
+                    SELECT dim_group, end_from, 0, 1, complete::int,
+                           (repeats AND repeat_from = end_from)::int, 0, 0, 0, 0
+                      FROM covered
+                     UNION ALL
+                    SELECT dim_group, last_month, 0, -1, -complete::int,
+                           -repeats::int, 0, 0, 0, (NOT continued)::int
+                      FROM covered
+                     UNION ALL
+                    SELECT dim_group, repeat_from, 0, 0, 0, 1, 0, 0, 0, 0
+                      FROM covered
+                     WHERE repeats AND repeat_from <> end_from
+                     UNION ALL
+                    SELECT dim_group, lo, 0, 0, 0, 0, revenue, 0, 0, 0
+                      FROM spans WHERE lo <= hi
+                     UNION ALL
+                    SELECT dim_group, (hi + INTERVAL '1 month')::date, 0, 0, 0, 0,
+                           -revenue, 0, 0, 0
+                      FROM spans WHERE lo <= hi
+                     UNION ALL
+                    SELECT dim_group, first_month, 0, 0, 0, 0, 0, 1, 0, 0
+                      FROM customers
+                     UNION ALL
+                    SELECT c.dim_group, d.month, 0, 0, 0, 0, 0, 0, 1, 0
+                      FROM deals d
+                      JOIN customers c USING (company_id, customer_id)
+                     WHERE d.upsell
+                ), grouped AS (
+                    -- changes of states before the first computed month
+                    -- count from it, flows only in their month
+                    SELECT GREATEST(month, %(from)s::date) AS month, dim_group,
+                           SUM(d_start) AS d_start, SUM(d_end) AS d_end,
+                           SUM(d_complete) AS d_complete, SUM(d_repeat) AS d_repeat,
+                           SUM(d_revenue) AS d_revenue,
+                           COALESCE(SUM(is_new) FILTER (WHERE %(in_run)s), 0)
+                               AS is_new,
+                           COALESCE(SUM(upsell) FILTER (WHERE %(in_run)s), 0)
+                               AS upsell,
+                           COALESCE(SUM(churned) FILTER (WHERE %(in_run)s), 0)
+                               AS churned
+                      FROM changes
+                     WHERE month <= %(to)s
+                     GROUP BY 1, 2
+                ), filled AS (
+                    -- every month from a group's first event on: the sums
+                    -- reach the months without changes
+                    SELECT * FROM grouped
+                     UNION ALL
+                    SELECT m::date, g.dim_group, 0, 0, 0, 0, 0::numeric, 0, 0, 0
+                      FROM (SELECT dim_group, MIN(month) AS first
+                              FROM grouped GROUP BY dim_group) g
+                     CROSS JOIN LATERAL generate_series(
+                           g.first::timestamp, %(to)s::timestamp, INTERVAL '1 month') m
+                ), dense AS (
+                    SELECT month, dim_group,
+                           SUM(d_start) AS d_start, SUM(d_end) AS d_end,
+                           SUM(d_complete) AS d_complete, SUM(d_repeat) AS d_repeat,
+                           SUM(d_revenue) AS d_revenue, SUM(is_new) AS is_new,
+                           SUM(upsell) AS upsell, SUM(churned) AS churned
+                      FROM filled
+                     GROUP BY month, dim_group
+                ), summed AS (
+                    SELECT month, dim_group,
+                           SUM(d_start) OVER w AS active_start,
+                           SUM(d_end) OVER w AS active_end,
+                           SUM(d_complete) OVER w AS complete_end,
+                           SUM(d_repeat) OVER w AS repeat,
+                           SUM(d_revenue) OVER w AS revenue_12m,
+                           is_new, upsell, churned
+                      FROM dense
+                    WINDOW w AS (PARTITION BY dim_group ORDER BY month
+                                 ROWS UNBOUNDED PRECEDING)
+                )
+                SELECT s.month, g.company_id, %(g_dims)s, s.active_start,
+                       s.active_end, s.complete_end, s.repeat, s.revenue_12m,
+                       s.is_new, s.upsell, s.churned
+                  FROM summed s
+                  JOIN (SELECT DISTINCT ON (dim_group) * FROM kpi_tmp_customer) g
+                    USING (dim_group)
+                 WHERE s.active_start <> 0 OR s.active_end <> 0 OR s.is_new <> 0
+                    OR s.upsell <> 0 OR s.churned <> 0
+                """,
+                g_dims=_dims("g"),
+                in_run=self._since(SQL("month")),
+                to=self.month_to,
+                window_from=self.basis_from,
+                **{"from": self.month_from},
+            )
+        )
+        self.cr.execute("RESET enable_sort")
+        self.cr.execute("ANALYZE kpi_tmp_customer_cube")
 
     def is_cube_read(self, query):
         """Whether ``query`` reads two columns of a cube as they are: one row
@@ -994,31 +1205,67 @@ class KpiEngine:
         )
 
     # Customer based ------------------------------------------------------
-    def _customer_rows(self, num, den, where):
+    def _customer_rows(self, num, den, where, cube):
         """Rows of the activity basis (which carries the customer's
-        dimensions)."""
+        dimensions): each customer month satisfying ``where`` counts ``num``
+        over ``den``. A run reads the same sums from the customer cube
+        instead (see ``_build_customer_cube``): ``cube`` gives them as
+        (numerator, denominator) over its columns."""
+        if self.mode == "collect":
+            self._customer_cube = True
+            return SQL("SELECT NULL")
+        if self.mode == "cube" and self._customer_cube:
+            query = SQL(
+                """
+                SELECT k.month, k.company_id, %(dims)s,
+                       (%(num)s)::numeric AS num, (%(den)s)::numeric AS den,
+                       NULL::varchar AS res_model, NULL::int AS res_id
+                  FROM kpi_tmp_customer_cube k
+                """,
+                dims=_dims("k"),
+                num=cube[0],
+                den=cube[1],
+            )
+            self._cube_reads.add(self._sql_key(query))
+            return query
         return self._measure_rows("basis", SQL("b.month"), num, den, where)
 
     def _q_retention_rate(self):
         return self._customer_rows(
-            SQL("(NOT b.churned)::int"), SQL("1"), SQL("b.active_start")
+            SQL("(NOT b.churned)::int"),
+            SQL("1"),
+            SQL("b.active_start"),
+            cube=(SQL("k.active_start - k.churned"), SQL("k.active_start")),
         )
 
     def _q_churn_rate(self):
         return self._customer_rows(
-            SQL("b.churned::int"), SQL("1"), SQL("b.active_start")
+            SQL("b.churned::int"),
+            SQL("1"),
+            SQL("b.active_start"),
+            cube=(SQL("k.churned"), SQL("k.active_start")),
         )
 
     def _q_new_customers(self):
-        return self._customer_rows(SQL("1"), SQL("0"), SQL("b.is_new"))
+        return self._customer_rows(
+            SQL("1"), SQL("0"), SQL("b.is_new"), cube=(SQL("k.is_new"), SQL("0"))
+        )
 
     def _q_repeat_customers(self):
         return self._customer_rows(
-            SQL("(b.deals_to_date >= 2)::int"), SQL("1"), SQL("b.active_end")
+            SQL("(b.deals_to_date >= 2)::int"),
+            SQL("1"),
+            SQL("b.active_end"),
+            cube=(SQL("k.repeat"), SQL("k.active_end")),
         )
 
     def _q_clv(self):
-        rows = self._customer_rows(SQL("b.revenue_12m"), SQL("1"), SQL("b.active_end"))
+        rows = self._customer_rows(
+            SQL("b.revenue_12m"),
+            SQL("1"),
+            SQL("b.active_end"),
+            cube=(SQL("k.revenue_12m"), SQL("k.active_end")),
+        )
         query = SQL(
             """
             SELECT q.month, q.company_id, %(dims)s,
@@ -1042,11 +1289,15 @@ class KpiEngine:
             SQL("b.has_upsell::int"),
             SQL("b.active_end::int"),
             SQL("b.active_end OR b.has_upsell"),
+            cube=(SQL("k.upsell"), SQL("k.active_end")),
         )
 
     def _q_data_completeness(self):
         return self._customer_rows(
-            SQL("b.complete::int"), SQL("1"), SQL("b.active_end")
+            SQL("b.complete::int"),
+            SQL("1"),
+            SQL("b.active_end"),
+            cube=(SQL("k.complete_end"), SQL("k.active_end")),
         )
 
     def _q_lifecycle(self, stage):
@@ -1124,14 +1375,21 @@ class KpiEngine:
         return SQL(
             "%s UNION ALL %s",
             self._cost_rows(("marketing", "sales"), SQL("k.amount"), SQL("0")),
-            self._customer_rows(SQL("0"), SQL("1"), SQL("b.is_new")),
+            self._customer_rows(
+                SQL("0"), SQL("1"), SQL("b.is_new"), cube=(SQL("0"), SQL("k.is_new"))
+            ),
         )
 
     def _q_retention_cost(self):
         return SQL(
             "%s UNION ALL %s",
             self._cost_rows(("retention",), SQL("k.amount"), SQL("0")),
-            self._customer_rows(SQL("0"), SQL("1"), SQL("b.active_start")),
+            self._customer_rows(
+                SQL("0"),
+                SQL("1"),
+                SQL("b.active_start"),
+                cube=(SQL("0"), SQL("k.active_start")),
+            ),
         )
 
     def _q_marketing_roi(self):

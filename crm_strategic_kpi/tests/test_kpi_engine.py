@@ -279,15 +279,39 @@ class TestKpiCatalogue(KpiCommon):
         self.assertEqual(set(self.summary["rows"]), active)
 
     def test_cubes_equal_record_rows(self):
-        """A run reads most KPIs from cubes summed per source; the drill-down
-        reads the same queries record by record. Both give the same sums for
-        every KPI, month and combination of dimensions."""
-        engine = KpiEngine(self.env, self.company, APR, month_from=JAN)
-        engine.prepare()
-        queries = self.env["crm.kpi.value"]._get_kpi_queries(engine)
+        """A run reads most KPIs from cubes summed per source (the customer
+        KPIs from changes summed over the activity spells); the drill-down
+        reads the same queries record by record (the customer KPIs from the
+        customer-month basis). Both give the same sums for every KPI, month
+        and combination of dimensions, for runs from different months."""
+        # more histories: F has two spells, an upsell and a deal won at local
+        # midnight on 1 February; G's only deal is won at that instant; H
+        # wins a year apart (two spells, a repeat customer)
+        cust_f, cust_g, cust_h = self.env["res.partner"].create(
+            [{"name": name, "is_company": True} for name in ("F AG", "G AG", "H AG")]
+        )
+        for customer, won, revenue, extra in (
+            (cust_f, datetime(2025, 11, 5, 12), 100, {}),
+            (cust_f, datetime(2026, 1, 5, 12), 200, {"kpi_deal_type": "upsell"}),
+            (cust_f, datetime(2026, 1, 31, 23), 50, {}),
+            (cust_f, datetime(2026, 3, 20, 12), 70, {}),
+            (cust_g, datetime(2026, 1, 31, 23), 40, {}),
+            (cust_h, datetime(2025, 2, 10, 12), 30, {}),
+            (cust_h, datetime(2026, 2, 10, 12), 60, {}),
+        ):
+            self._deal(
+                customer.name,
+                customer,
+                self.team1,
+                self.user1,
+                won - timedelta(days=2),
+                won=won,
+                revenue=revenue,
+                **extra,
+            )
         cr = self.env.cr
 
-        def sums(code):
+        def sums(queries, code, first):
             cr.execute(
                 SQL(
                     """
@@ -300,30 +324,52 @@ class TestKpiCatalogue(KpiCommon):
                     HAVING SUM(num) <> 0 OR SUM(den) <> 0
                     """,
                     queries[code][1](),
-                    JAN,
+                    first,
                     APR,
                 )
             )
             return set(cr.fetchall())
 
-        by_record = {code: sums(code) for code in queries}
+        for month_from in (None, JAN, MAR):
+            engine = KpiEngine(self.env, self.company, APR, month_from=month_from)
+            engine.prepare()
+            queries = self.env["crm.kpi.value"]._get_kpi_queries(engine)
+            # the months the run computes
+            first = month_from or JAN
+            by_record = {code: sums(queries, code, first) for code in queries}
+            engine.build_cubes(builder for _scope, builder in queries.values())
+            cr.execute(
+                r"""SELECT COUNT(*) FROM pg_tables
+                     WHERE schemaname = pg_my_temp_schema()::regnamespace::text
+                       AND tablename LIKE 'kpi\_tmp\_%cube%'"""
+            )
+            # leads by creation, by closing; customers
+            self.assertEqual(cr.fetchone()[0], 3)
+            for code in queries:
+                with self.subTest(code=code, month_from=month_from):
+                    self.assertEqual(sums(queries, code, first), by_record[code])
+            self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
+            self.assertTrue(by_record["repeat_customers"] and by_record["clv"])
+            self.assertTrue(by_record["cross_sell_rate"])
+            if month_from != MAR:
+                # G, won at local midnight on 1 February, is new in February
+                self.assertIn(
+                    (FEB, self.team1.id, 1),
+                    {(row[0], row[2], row[8]) for row in by_record["new_customers"]},
+                )
+            engine.drop()
+        engine = KpiEngine(self.env, self.company, APR, month_from=JAN)
+        engine.prepare()
+        queries = self.env["crm.kpi.value"]._get_kpi_queries(engine)
         engine.build_cubes(builder for _scope, builder in queries.values())
-        cr.execute(
-            r"""SELECT COUNT(*) FROM pg_tables
-                 WHERE schemaname = pg_my_temp_schema()::regnamespace::text
-                   AND tablename LIKE 'kpi\_tmp\_cube\_%'"""
-        )
-        self.assertEqual(cr.fetchone()[0], 3)  # leads by creation, by closing; basis
-        for code in queries:
-            with self.subTest(code=code):
-                self.assertEqual(sums(code), by_record[code])
-        self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
         # the plain cube reads (CLV: with one lifespan per company and month)
         # are written as they are, one row per month, company and dimensions;
         # the others are summed first
         plain = {code for code in queries if engine.is_cube_read(queries[code][1]())}
-        self.assertTrue({"retention_rate", "close_rate", "clv"} <= plain)
-        self.assertFalse({"open_deals", "records_created", "nps"} & plain)
+        self.assertTrue(
+            {"retention_rate", "close_rate", "clv", "repeat_customers"} <= plain
+        )
+        self.assertFalse({"open_deals", "records_created", "nps", "cac"} & plain)
         for code in plain:
             cr.execute(
                 SQL(
