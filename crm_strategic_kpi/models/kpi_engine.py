@@ -243,6 +243,12 @@ class KpiEngine:
         # local times computed once per lead
         created = self._local(SQL("l.create_date"))
         closed = self._local(SQL("l.date_closed"))
+        segment, segment_join = self._segment_of(SQL("p.commercial_partner_id"))
+        if self.recent:
+            # the won deals of customers' histories need no segment
+            segment = SQL(
+                "CASE WHEN %s THEN %s END", self._leads_in_run(), segment
+            )
         self.cr.execute(
             SQL(
                 """
@@ -254,7 +260,7 @@ class KpiEngine:
                     SELECT l.id, co.id AS company_id,
                            l.team_id, l.user_id,
                            p.commercial_partner_id AS customer_id,
-                           cp.kpi_segment_id AS segment_id,
+                           %(segment)s AS segment_id,
                            l.campaign_id, l.source_id, l.medium_id,
                            l.type, l.won_status, l.active,
                            l.create_date, l.date_closed,
@@ -272,9 +278,11 @@ class KpiEngine:
                       JOIN kpi_tmp_company co
                         ON co.id = COALESCE(l.company_id, t.company_id, %(main)s)
                       LEFT JOIN res_partner p ON p.id = l.partner_id
-                      LEFT JOIN res_partner cp ON cp.id = p.commercial_partner_id
+                      %(segment_join)s
                      WHERE %(relevant)s) b
                 """,
+                segment=segment,
+                segment_join=segment_join,
                 created=created,
                 closed=closed,
                 main=self.main_company_id,
@@ -294,14 +302,18 @@ class KpiEngine:
 
     def _relevant_leads(self):
         """Leads the months from ``month_from`` on need: every won deal (the
-        customers' history), leads still open, and those created or closed
-        since (a day earlier: local months start before UTC ones)."""
+        customers' history) and the leads of those months."""
         if not self.month_from:
             return SQL("TRUE")
+        return SQL("(l.won_status = 'won' OR %s)", self._leads_in_run())
+
+    def _leads_in_run(self):
+        """Leads still open, and those created or closed from ``month_from``
+        on (a day earlier: local months start before UTC ones)."""
         since = self.month_from - timedelta(days=1)
         return SQL(
-            """(l.won_status = 'won' OR l.date_closed IS NULL
-                OR l.date_closed >= %(since)s OR l.create_date >= %(since)s)""",
+            """(l.date_closed IS NULL OR l.date_closed >= %(since)s
+                OR l.create_date >= %(since)s)""",
             since=since,
         )
 
@@ -360,7 +372,8 @@ class KpiEngine:
         self.cr.execute(
             """
             CREATE TEMP TABLE kpi_tmp_won AS
-            SELECT id, company_id, customer_id, closed_at, closed_month, revenue,
+            SELECT id, company_id, customer_id, team_id, closed_at, closed_month,
+                   revenue,
                    COALESCE(deal_type,
                             CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'new'
                                  ELSE 'upsell' END) AS deal_type,
@@ -389,13 +402,12 @@ class KpiEngine:
                   FROM (
                     SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
                            w.campaign_id, w.source_id, w.medium_id,
-                           COALESCE(u.sale_team_id, first.team_id) AS team_id,
+                           COALESCE(u.sale_team_id, w.team_id) AS team_id,
                            cp.user_id, cp.kpi_segment_id AS segment_id,
                            (COALESCE(cp.email, '') <> ''
                             AND COALESCE(cp.phone, '') <> ''
                             AND cp.country_id IS NOT NULL) AS complete
                       FROM kpi_tmp_won w
-                      JOIN kpi_tmp_lead first ON first.id = w.id
                       JOIN res_partner cp ON cp.id = w.customer_id
                       LEFT JOIN res_users u ON u.id = cp.user_id
                      WHERE w.rn = 1) q
@@ -904,6 +916,9 @@ class KpiEngine:
                               FROM kpi_tmp_spell sp) s
                       JOIN customers c USING (company_id, customer_id)
                      WHERE s.first_month <= s.last_month
+                       -- a spell that ends before the first computed month
+                       -- changes nothing from it on
+                       AND %(ends_in_run)s
                 ), deals AS (
                     SELECT company_id, customer_id, closed_month AS month,
                            SUM(revenue) AS revenue,
@@ -1022,6 +1037,7 @@ class KpiEngine:
                 """,
                 g_dims=_dims("g"),
                 in_run=self._since(SQL("month")),
+                ends_in_run=self._since(SQL("s.last_month")),
                 to=self.month_to,
                 window_from=self.basis_from,
                 **{"from": self.month_from},
