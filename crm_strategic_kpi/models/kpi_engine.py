@@ -291,7 +291,7 @@ class KpiEngine:
                 relevant=self._relevant_leads(),
             )
         )
-        self.cr.execute("CREATE INDEX ON kpi_tmp_lead (id); ANALYZE kpi_tmp_lead")
+        self.cr.execute("ANALYZE kpi_tmp_lead")
 
     def _referral_sources(self):
         """Ids of the lead sources marked as referrals (a handful)."""
@@ -975,11 +975,12 @@ class KpiEngine:
                      UNION ALL
                     SELECT dim_group, first_month, 0, 0, 0, 0, 0, 1, 0, 0
                       FROM customers
+                     WHERE %(new_in_run)s
                      UNION ALL
                     SELECT c.dim_group, d.month, 0, 0, 0, 0, 0, 0, 1, 0
                       FROM deals d
                       JOIN customers c USING (company_id, customer_id)
-                     WHERE d.upsell
+                     WHERE d.upsell AND %(upsell_in_run)s
                 ), grouped AS (
                     -- changes of states before the first computed month
                     -- count from it, flows only in their month
@@ -1038,6 +1039,8 @@ class KpiEngine:
                 g_dims=_dims("g"),
                 in_run=self._since(SQL("month")),
                 ends_in_run=self._since(SQL("s.last_month")),
+                new_in_run=self._since(SQL("first_month")),
+                upsell_in_run=self._since(SQL("d.month")),
                 to=self.month_to,
                 window_from=self.basis_from,
                 **{"from": self.month_from},
@@ -1188,11 +1191,14 @@ class KpiEngine:
                    INTERVAL '1 month') m
              WHERE l.type = 'opportunity'
                AND (l.active OR l.won_status <> 'pending')
+               -- open at the end of a month: closed in a later one
+               AND (l.closed_month IS NULL OR l.closed_month > %(first)s)
                AND (l.closed_at IS NULL
                     OR l.closed_at >= m + INTERVAL '1 month')
             """,
             dims=_dims("l", LEAD_DIMS),
             start=start,
+            first=self.month_from or "-infinity",
             to=self.month_to,
         )
 
