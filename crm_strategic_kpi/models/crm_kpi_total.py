@@ -5,8 +5,9 @@ the facts by KPI, company and period only. Those read the totals instead of
 summing every combination of dimensions: a few thousand rows instead of
 millions. The engine writes the totals of the months whose facts it
 rewrote, summed from the same rows in the same savepoint, and facts changed
-through the ORM get theirs re-summed, so both always agree; ``crm.kpi.value._read_group``
-chooses them only when the result cannot differ (see there).
+through the ORM get theirs re-summed, so both always agree;
+``crm.kpi.value._read_group`` chooses them only when the result cannot differ
+(see there).
 """
 
 from odoo import fields, models

@@ -67,7 +67,7 @@ class CrmLead(models.Model):
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # The done activities of deals (messages that carry an activity type)
         # in an index of their own: the KPI engine counts them per deal from
         # it alone (an index-only scan), without reading the messages.
@@ -78,6 +78,7 @@ class CrmLead(models.Model):
             ["res_id"],
             where="model = 'crm.lead' AND mail_activity_type_id IS NOT NULL",
         )
+        return res
 
     @api.model_create_multi
     def create(self, vals_list):

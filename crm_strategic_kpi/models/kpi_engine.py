@@ -246,9 +246,7 @@ class KpiEngine:
         segment, segment_join = self._segment_of(SQL("p.commercial_partner_id"))
         if self.recent:
             # the won deals of customers' histories need no segment
-            segment = SQL(
-                "CASE WHEN %s THEN %s END", self._leads_in_run(), segment
-            )
+            segment = SQL("CASE WHEN %s THEN %s END", self._leads_in_run(), segment)
         self.cr.execute(
             SQL(
                 """

@@ -7,7 +7,7 @@ from freezegun import freeze_time
 
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, index_exists, mute_logger
 
 from odoo.addons.crm_strategic_kpi.models.crm_kpi_value import (
     RECOMPUTE_LOCK,
@@ -438,9 +438,7 @@ class TestKpiCatalogue(KpiCommon):
             "company_id, ROUND(numerator::numeric, 6), ROUND(denominator::numeric, 6), "
             "ROUND(value::numeric, 6), has_value, fact_count, fingerprint"
         )
-        self.cr.execute(
-            SQL("SELECT %s FROM crm_kpi_total ORDER BY 1, 9, 8", columns)
-        )
+        self.cr.execute(SQL("SELECT %s FROM crm_kpi_total ORDER BY 1, 9, 8", columns))
         written = self.cr.fetchall()
         self.cr.execute(SQL("SELECT %s FROM (%s) t ORDER BY 1, 9, 8", columns, totals))
         self.assertEqual(written, self.cr.fetchall())
@@ -992,6 +990,23 @@ class TestKpiRuns(KpiCommon):
         self.env.invalidate_all()
         self.recompute(date_from=date(2026, 3, 1))
         self.assertEqual(figures(), everything)
+
+    def test_done_activities_have_an_index(self):
+        """The engine counts done activities from a partial index of their
+        own: the installation creates it, and a count of one deal's done
+        activities is answered from it."""
+        self.assertTrue(
+            index_exists(self.cr, "crm_kpi_mail_message_done_activity_index")
+        )
+        self.cr.execute("SET LOCAL enable_seqscan = off")
+        self.cr.execute(
+            """EXPLAIN SELECT COUNT(*) FROM mail_message
+                WHERE model = 'crm.lead' AND res_id = 1
+                  AND mail_activity_type_id IS NOT NULL"""
+        )
+        plan = "\n".join(row[0] for row in self.cr.fetchall())
+        self.cr.execute("RESET enable_seqscan")
+        self.assertIn("crm_kpi_mail_message_done_activity_index", plan)
 
     def test_basis_has_one_row_per_customer_and_month(self):
         """F's deals of 5 January and 20 March (60 churn days) make two
