@@ -56,6 +56,7 @@ TEMP_TABLES = (
     "kpi_tmp_lifespan",
     "kpi_tmp_basis",
     "kpi_tmp_customer_cube",
+    "kpi_tmp_lifecycle_cube",
     "kpi_tmp_spell",
     "kpi_tmp_customer",
     "kpi_tmp_won",
@@ -115,8 +116,10 @@ class KpiEngine:
         self._cubes = {}
         # keys of the sub-queries that read a cube as it is (see is_cube_read)
         self._cube_reads = set()
-        # whether the KPIs of a run read the customer cube (build_cubes)
+        # whether the KPIs of a run read the customer and lifecycle cubes
+        # (build_cubes)
         self._customer_cube = False
+        self._lifecycle_cube = False
 
     # ------------------------------------------------------------ preparation
     def drop(self):
@@ -134,6 +137,7 @@ class KpiEngine:
         self._cubes = {}
         self._cube_reads = set()
         self._customer_cube = False
+        self._lifecycle_cube = False
         self.untune(self.cr)
 
     @staticmethod
@@ -832,13 +836,21 @@ class KpiEngine:
                 time.monotonic() - started,
             )
         tables = [cube["table"] for cube in self._cubes.values()]
-        if self._customer_cube:
-            started = time.monotonic()
-            self._build_customer_cube()
-            tables.append("kpi_tmp_customer_cube")
-            _logger.debug(
-                "Strategic KPIs: customer cube in %.2f s", time.monotonic() - started
-            )
+        for needed, build, table in (
+            (self._customer_cube, self._build_customer_cube, "kpi_tmp_customer_cube"),
+            (
+                self._lifecycle_cube,
+                self._build_lifecycle_cube,
+                "kpi_tmp_lifecycle_cube",
+            ),
+        ):
+            if needed:
+                started = time.monotonic()
+                build()
+                tables.append(table)
+                _logger.debug(
+                    "Strategic KPIs: %s in %.2f s", table, time.monotonic() - started
+                )
         # the dimension records the cubes refer to (see dimensions_alive)
         references = [
             SQL(
@@ -1322,26 +1334,69 @@ class KpiEngine:
 
     def _q_lifecycle(self, stage):
         """Customers in ``stage`` at the end of the month, from the history of
-        lifecycle events (kept since the addon was installed)."""
+        lifecycle events (kept since the addon was installed). A run counts
+        every stage in one pass, into the lifecycle cube."""
+        if self.mode == "collect":
+            self._lifecycle_cube = True
+            return SQL("SELECT NULL")
+        if self.mode == "cube" and self._lifecycle_cube:
+            query = SQL(
+                """
+                SELECT k.month, k.company_id, %(dims)s, k.partners AS num,
+                       0::numeric AS den, NULL::varchar AS res_model,
+                       NULL::int AS res_id
+                  FROM kpi_tmp_lifecycle_cube k
+                 WHERE k.stage = %(stage)s
+                """,
+                dims=_dims("k"),
+                stage=stage,
+            )
+            self._cube_reads.add(self._sql_key(query))
+            return query
+        return self._stage_rows(SQL("e.to_stage = %s", stage))
+
+    def _stage_rows(self, where):
+        """One row per partner and month end it spent in a lifecycle stage,
+        of the stage spells satisfying ``where``."""
         return SQL(
             """
             SELECT m::date AS month, e.company_id, %(dims)s,
                    1::numeric AS num, 0::numeric AS den,
-                   'res.partner' AS res_model, e.partner_id AS res_id
+                   'res.partner' AS res_model, e.partner_id AS res_id,
+                   e.to_stage AS stage
               FROM kpi_tmp_stage_spell e
              CROSS JOIN LATERAL generate_series(
                    GREATEST(date_trunc('month', e.date), %(first)s::timestamp),
                    LEAST(date_trunc('month', COALESCE(e.next_date, %(to)s::date)),
                          %(to)s::timestamp),
                    INTERVAL '1 month') m
-             WHERE e.to_stage = %(stage)s
+             WHERE %(where)s
                AND (e.next_date IS NULL OR e.next_date >= m + INTERVAL '1 month')
             """,
             dims=_dims("e", ("team_id", "user_id", "segment_id")),
             first=self.month_from or "-infinity",
             to=self.month_to,
-            stage=stage,
+            where=where,
         )
+
+    def _build_lifecycle_cube(self):
+        """Partners per month end, company, dimensions and lifecycle stage:
+        every stage's KPI in one pass over the stage spells."""
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_lifecycle_cube AS
+                SELECT s.month, s.company_id, %(dims)s, s.stage,
+                       SUM(s.num) AS partners
+                  FROM (%(rows)s) s
+                 GROUP BY %(keys)s, s.stage
+                """,
+                dims=_dims("s"),
+                rows=self._stage_rows(SQL("TRUE")),
+                keys=GROUP_KEYS,
+            )
+        )
+        self.cr.execute("ANALYZE kpi_tmp_lifecycle_cube")
 
     # Feedback ------------------------------------------------------------
     def _feedback_rows(self, kind, num):

@@ -309,6 +309,23 @@ class TestKpiCatalogue(KpiCommon):
                 revenue=revenue,
                 **extra,
             )
+        # lifecycle spells across the computed months
+        self.env["crm.kpi.lifecycle.event"].create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "to_stage": stage,
+                    "date": day,
+                }
+                for partner, stage, day in (
+                    (cust_f, "prospect", date(2025, 12, 15)),
+                    (cust_f, "opportunity", date(2026, 2, 20)),
+                    (cust_f, "new_customer", date(2026, 4, 2)),
+                    (cust_g, "active", date(2026, 1, 10)),
+                )
+            ]
+        )
         cr = self.env.cr
 
         def sums(queries, code, first):
@@ -343,14 +360,15 @@ class TestKpiCatalogue(KpiCommon):
                      WHERE schemaname = pg_my_temp_schema()::regnamespace::text
                        AND tablename LIKE 'kpi\_tmp\_%cube%'"""
             )
-            # leads by creation, by closing; customers
-            self.assertEqual(cr.fetchone()[0], 3)
+            # leads by creation, by closing; customers; lifecycle stages
+            self.assertEqual(cr.fetchone()[0], 4)
             for code in queries:
                 with self.subTest(code=code, month_from=month_from):
                     self.assertEqual(sums(queries, code, first), by_record[code])
             self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
             self.assertTrue(by_record["repeat_customers"] and by_record["clv"])
             self.assertTrue(by_record["cross_sell_rate"])
+            self.assertTrue(by_record["lifecycle_opportunity"])
             if month_from != MAR:
                 # G, won at local midnight on 1 February, is new in February
                 self.assertIn(
@@ -367,7 +385,14 @@ class TestKpiCatalogue(KpiCommon):
         # the others are summed first
         plain = {code for code in queries if engine.is_cube_read(queries[code][1]())}
         self.assertTrue(
-            {"retention_rate", "close_rate", "clv", "repeat_customers"} <= plain
+            {
+                "retention_rate",
+                "close_rate",
+                "clv",
+                "repeat_customers",
+                "lifecycle_active",
+            }
+            <= plain
         )
         self.assertFalse({"open_deals", "records_created", "nps", "cac"} & plain)
         for code in plain:
