@@ -162,9 +162,10 @@ class KpiEngine:
 
     def prepare(self, basis=True):
         """Build the shared temporary tables (once per run). ``basis``: also
-        the customer-month basis, which the per-record rows of customer KPIs
-        read (a run sums their measures from the spells instead, see
-        ``_build_customer_cube``)."""
+        the customer-month basis and the lifecycle stage spells, which the
+        per-record rows of the customer and lifecycle KPIs read (a run sums
+        them straight from the activity and stage spells instead, see
+        ``_build_customer_cube`` and ``_build_lifecycle_cube``)."""
         self.drop()
         self.tune(self.cr)
         for step in (
@@ -176,7 +177,7 @@ class KpiEngine:
             self._prepare_spells,
             self._prepare_basis if basis else None,
             self._prepare_lifespan,
-            self._prepare_stage_spells,
+            self._prepare_stage_spells if basis else None,
         ):
             if step is None:
                 continue
@@ -569,30 +570,32 @@ class KpiEngine:
         self.cr.execute("ANALYZE kpi_tmp_basis")
 
     def _prepare_stage_spells(self):
-        """Every lifecycle event with the date of the partner's next one: the
-        spell during which the partner stayed in that stage."""
         self.cr.execute(
-            SQL(
-                """
-                CREATE TEMP TABLE kpi_tmp_stage_spell AS
-                SELECT ev.*, u.sale_team_id AS team_id, p.user_id,
-                       p.kpi_segment_id AS segment_id
-                  FROM (SELECT partner_id, company_id, to_stage, date,
-                               LEAD(date) OVER (PARTITION BY partner_id
-                                                ORDER BY date, id) AS next_date
-                          FROM crm_kpi_lifecycle_event) ev
-                  JOIN kpi_tmp_company co ON co.id = ev.company_id
-                  JOIN res_partner p ON p.id = ev.partner_id
-                  LEFT JOIN res_users u ON u.id = p.user_id
-                 -- the spells that reach into the computed months
-                 WHERE ev.next_date IS NULL OR %s
-                """,
-                self._since(SQL("ev.next_date")),
-            )
+            SQL("CREATE TEMP TABLE kpi_tmp_stage_spell AS %s", self._stage_spells())
         )
         self.cr.execute(
             "CREATE INDEX ON kpi_tmp_stage_spell (to_stage); "
             "ANALYZE kpi_tmp_stage_spell"
+        )
+
+    def _stage_spells(self):
+        """Every lifecycle event with the date of the partner's next one: the
+        spell during which the partner stayed in that stage."""
+        return SQL(
+            """
+            SELECT ev.*, u.sale_team_id AS team_id, p.user_id,
+                   p.kpi_segment_id AS segment_id
+              FROM (SELECT partner_id, company_id, to_stage, date,
+                           LEAD(date) OVER (PARTITION BY partner_id
+                                            ORDER BY date, id) AS next_date
+                      FROM crm_kpi_lifecycle_event) ev
+              JOIN kpi_tmp_company co ON co.id = ev.company_id
+              JOIN res_partner p ON p.id = ev.partner_id
+              LEFT JOIN res_users u ON u.id = p.user_id
+             -- the spells that reach into the computed months
+             WHERE ev.next_date IS NULL OR %s
+            """,
+            self._since(SQL("ev.next_date")),
         )
 
     def _prepare_lifespan(self):
@@ -1353,18 +1356,20 @@ class KpiEngine:
             )
             self._cube_reads.add(self._sql_key(query))
             return query
-        return self._stage_rows(SQL("e.to_stage = %s", stage))
+        return self._stage_rows(
+            SQL("kpi_tmp_stage_spell"), SQL("e.to_stage = %s", stage)
+        )
 
-    def _stage_rows(self, where):
+    def _stage_rows(self, spells, where):
         """One row per partner and month end it spent in a lifecycle stage,
-        of the stage spells satisfying ``where``."""
+        of the stage ``spells`` (a table or sub-query) satisfying ``where``."""
         return SQL(
             """
             SELECT m::date AS month, e.company_id, %(dims)s,
                    1::numeric AS num, 0::numeric AS den,
                    'res.partner' AS res_model, e.partner_id AS res_id,
                    e.to_stage AS stage
-              FROM kpi_tmp_stage_spell e
+              FROM %(spells)s e
              CROSS JOIN LATERAL generate_series(
                    GREATEST(date_trunc('month', e.date), %(first)s::timestamp),
                    LEAST(date_trunc('month', COALESCE(e.next_date, %(to)s::date)),
@@ -1374,6 +1379,7 @@ class KpiEngine:
                AND (e.next_date IS NULL OR e.next_date >= m + INTERVAL '1 month')
             """,
             dims=_dims("e", ("team_id", "user_id", "segment_id")),
+            spells=spells,
             first=self.month_from or "-infinity",
             to=self.month_to,
             where=where,
@@ -1392,7 +1398,7 @@ class KpiEngine:
                  GROUP BY %(keys)s, s.stage
                 """,
                 dims=_dims("s"),
-                rows=self._stage_rows(SQL("TRUE")),
+                rows=self._stage_rows(SQL("(%s)", self._stage_spells()), SQL("TRUE")),
                 keys=GROUP_KEYS,
             )
         )
