@@ -109,6 +109,8 @@ class KpiEngine:
             months=RECENT_MONTHS
         )
         self.main_company_id = env.ref("base.main_company").id
+        # company id -> timezone of its months (_prepare_companies)
+        self._timezones = {}
         # None: KPI queries yield one row per record (drill-down); "collect":
         # they register their measures; "cube": they read the summed cubes
         self.mode = None
@@ -190,11 +192,14 @@ class KpiEngine:
             )
 
     def _prepare_companies(self):
+        self._timezones = {
+            company.id: company._get_kpi_timezone() for company in self.companies
+        }
         rows = [
             SQL(
                 "(%s, %s, %s, %s, %s)",
                 company.id,
-                company._get_kpi_timezone(),
+                self._timezones[company.id],
                 company.kpi_churn_days,
                 company.kpi_clv_margin,
                 company.currency_id.id,
@@ -216,9 +221,10 @@ class KpiEngine:
             )
         self.cr.execute("ANALYZE kpi_tmp_company")
 
-    def _local(self, column):
-        """A UTC timestamp column as the company's local timestamp."""
-        return SQL("timezone(co.tz, timezone('UTC', %s))", column)
+    def _local(self, column, tz=None):
+        """A UTC timestamp column as the local timestamp in ``tz`` (default:
+        the timezone of the row's company ``co``)."""
+        return SQL("timezone(%s, timezone('UTC', %s))", tz or SQL("co.tz"), column)
 
     def _segment_of(self, partner_id):
         """(column, join) giving the segment of partner ``partner_id``. A run
@@ -245,9 +251,25 @@ class KpiEngine:
     def _prepare_leads(self):
         """Leads with their company, customer, local dates and the deal type
         set on them (a won deal's derived type is ``kpi_tmp_won``'s)."""
-        # local times computed once per lead
-        created = self._local(SQL("l.create_date"))
-        closed = self._local(SQL("l.date_closed"))
+        # The company of a lead, and its timezone as a CASE over the run's
+        # companies: joining the companies' table misleads the planner (it
+        # cannot estimate that join) into hashing the leads, not the
+        # partners. Local times are computed once per lead.
+        company = SQL("COALESCE(l.company_id, t.company_id, %s)", self.main_company_id)
+        tz = (
+            SQL(
+                "CASE %s %s END",
+                company,
+                SQL(" ").join(
+                    SQL("WHEN %s THEN %s", company_id, tz)
+                    for company_id, tz in self._timezones.items()
+                ),
+            )
+            if self._timezones
+            else SQL("NULL::text")
+        )
+        created = self._local(SQL("l.create_date"), tz)
+        closed = self._local(SQL("l.date_closed"), tz)
         segment, segment_join = self._segment_of(SQL("p.commercial_partner_id"))
         if self.recent:
             # the won deals of customers' histories need no segment
@@ -260,7 +282,7 @@ class KpiEngine:
                        date_trunc('month', b.created_at)::date AS create_month,
                        date_trunc('month', b.closed_at)::date AS closed_month
                   FROM (
-                    SELECT l.id, co.id AS company_id,
+                    SELECT l.id, %(company)s AS company_id,
                            l.team_id, l.user_id,
                            p.commercial_partner_id AS customer_id,
                            %(segment)s AS segment_id,
@@ -278,17 +300,17 @@ class KpiEngine:
                            l.kpi_deal_type AS deal_type
                       FROM crm_lead l
                       LEFT JOIN crm_team t ON t.id = l.team_id
-                      JOIN kpi_tmp_company co
-                        ON co.id = COALESCE(l.company_id, t.company_id, %(main)s)
                       LEFT JOIN res_partner p ON p.id = l.partner_id
                       %(segment_join)s
-                     WHERE %(relevant)s) b
+                     WHERE %(company)s = ANY(%(companies)s)
+                       AND %(relevant)s) b
                 """,
                 segment=segment,
                 segment_join=segment_join,
+                company=company,
+                companies=list(self._timezones),
                 created=created,
                 closed=closed,
-                main=self.main_company_id,
                 revenue=deal_revenue("l"),
                 referral=self._referral_sources(),
                 relevant=self._relevant_leads(),
