@@ -241,6 +241,24 @@ class KpiEngine:
             "LEFT JOIN res_partner sp ON sp.id = %s", partner_id
         )
 
+    def _timezone_of(self, company):
+        """The timezone of company ``company`` (an expression), as a CASE
+        over the run's companies. Records are matched with their company this
+        way, filtered with ``company = ANY(<the run's companies>)``, rather
+        than joined with ``kpi_tmp_company``: the planner cannot estimate
+        that join on an expression (it takes it for 1 % of the rows) and then
+        hashes hundreds of thousands of records instead of the small side."""
+        if not self._timezones:
+            return SQL("NULL::text")
+        return SQL(
+            "CASE %s %s END",
+            company,
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", company_id, tz)
+                for company_id, tz in self._timezones.items()
+            ),
+        )
+
     def _since(self, column):
         """``column`` (a date) falls in the computed months: a run of recent
         months leaves the older records of dated sources unread."""
@@ -251,23 +269,9 @@ class KpiEngine:
     def _prepare_leads(self):
         """Leads with their company, customer, local dates and the deal type
         set on them (a won deal's derived type is ``kpi_tmp_won``'s)."""
-        # The company of a lead, and its timezone as a CASE over the run's
-        # companies: joining the companies' table misleads the planner (it
-        # cannot estimate that join) into hashing the leads, not the
-        # partners. Local times are computed once per lead.
+        # local times computed once per lead
         company = SQL("COALESCE(l.company_id, t.company_id, %s)", self.main_company_id)
-        tz = (
-            SQL(
-                "CASE %s %s END",
-                company,
-                SQL(" ").join(
-                    SQL("WHEN %s THEN %s", company_id, tz)
-                    for company_id, tz in self._timezones.items()
-                ),
-            )
-            if self._timezones
-            else SQL("NULL::text")
-        )
+        tz = self._timezone_of(company)
         created = self._local(SQL("l.create_date"), tz)
         closed = self._local(SQL("l.date_closed"), tz)
         segment, segment_join = self._segment_of(SQL("p.commercial_partner_id"))
@@ -1535,12 +1539,14 @@ class KpiEngine:
         )
 
     def _q_records_created(self):
-        partner_created = self._local(SQL("p.create_date"))
+        company = SQL("COALESCE(p.company_id, u.company_id, %s)", self.main_company_id)
+        partner_created = self._local(SQL("p.create_date"), self._timezone_of(company))
         segment, segment_join = self._segment_of(SQL("p.commercial_partner_id"))
         partners = SQL(
             """
             SELECT date_trunc('month', %(created)s)::date AS month,
-                   co.id AS company_id, pu.sale_team_id AS team_id, p.user_id,
+                   %(company)s AS company_id, pu.sale_team_id AS team_id,
+                   p.user_id,
                    %(segment)s AS segment_id, NULL::int AS campaign_id,
                    NULL::int AS source_id, NULL::int AS medium_id,
                    1::numeric AS num, 0::numeric AS den,
@@ -1549,9 +1555,8 @@ class KpiEngine:
               LEFT JOIN res_users u ON u.id = p.create_uid
               LEFT JOIN res_users pu ON pu.id = p.user_id
               %(segment_join)s
-              JOIN kpi_tmp_company co
-                ON co.id = COALESCE(p.company_id, u.company_id, %(main)s)
-             WHERE p.create_date >= %(since)s
+             WHERE %(company)s = ANY(%(companies)s)
+               AND p.create_date >= %(since)s
                AND NOT EXISTS (SELECT 1 FROM res_users ru
                                 WHERE ru.partner_id = p.id)
                AND NOT EXISTS (SELECT 1 FROM res_company rc
@@ -1560,7 +1565,8 @@ class KpiEngine:
             created=partner_created,
             segment=segment,
             segment_join=segment_join,
-            main=self.main_company_id,
+            company=company,
+            companies=list(self._timezones),
             # local months start up to a day before the UTC ones
             since=self.month_from - timedelta(days=1)
             if self.month_from
