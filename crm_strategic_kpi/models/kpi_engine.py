@@ -908,7 +908,9 @@ class KpiEngine:
 
         A spell of a customer covers the starts of the months ``first`` to
         ``last`` (the customer is active at their start) and, for the basis,
-        the ends of the months from that of its start to ``last`` - 1. Every
+        the ends of the months from that of its start (the month before, when
+        it starts at a month's very start right after a spell that ended in
+        that month) to ``last`` - 1. Every
         state (active at the start, at the end, a repeat customer at the end,
         the 12-month revenue of customers active at the end) changes at a
         few months per spell or deal: +n where it begins, -n after it ends;
@@ -951,7 +953,17 @@ class KpiEngine:
                                    date_trunc('month', sp.end_at
                                                        - INTERVAL '1 microsecond')::date
                                        AS last_month,
-                                   date_trunc('month', sp.start_at)::date AS end_from
+                                   -- a spell starting at a month's very start
+                                   -- right after one that ended in the month
+                                   -- before: the earlier one's row of that
+                                   -- month counts it active at its end
+                                   CASE WHEN sp.start_at
+                                             = date_trunc('month', sp.start_at)
+                                         AND date_trunc('month', sp.prev_end)
+                                             = sp.start_at - INTERVAL '1 month'
+                                        THEN (sp.start_at - INTERVAL '1 month')::date
+                                        ELSE date_trunc('month', sp.start_at)::date
+                                   END AS end_from
                               FROM kpi_tmp_spell sp) s
                       JOIN customers c USING (company_id, customer_id)
                      WHERE s.first_month <= s.last_month

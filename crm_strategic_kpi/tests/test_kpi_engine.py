@@ -286,9 +286,14 @@ class TestKpiCatalogue(KpiCommon):
         and combination of dimensions, for runs from different months."""
         # more histories: F has two spells, an upsell and a deal won at local
         # midnight on 1 February; G's only deal is won at that instant; H
-        # wins a year apart (two spells, a repeat customer)
-        cust_f, cust_g, cust_h = self.env["res.partner"].create(
-            [{"name": name, "is_company": True} for name in ("F AG", "G AG", "H AG")]
+        # wins a year apart (two spells, a repeat customer); J's second spell
+        # starts at local midnight on 1 April, after its first ended in March
+        # (active at the end of March)
+        cust_f, cust_g, cust_h, cust_j = self.env["res.partner"].create(
+            [
+                {"name": name, "is_company": True}
+                for name in ("F AG", "G AG", "H AG", "J AG")
+            ]
         )
         for customer, won, revenue, extra in (
             (cust_f, datetime(2025, 11, 5, 12), 100, {}),
@@ -298,6 +303,8 @@ class TestKpiCatalogue(KpiCommon):
             (cust_g, datetime(2026, 1, 31, 23), 40, {}),
             (cust_h, datetime(2025, 2, 10, 12), 30, {}),
             (cust_h, datetime(2026, 2, 10, 12), 60, {}),
+            (cust_j, datetime(2026, 1, 10, 12), 80, {}),
+            (cust_j, datetime(2026, 3, 31, 22), 90, {}),
         ):
             self._deal(
                 customer.name,
