@@ -456,7 +456,16 @@ class KpiEngine:
         with t - churn_days < w <= t, i.e. on [w, w + churn_days). Consecutive
         deals closer than churn_days merge into one spell; spells of a
         customer are disjoint and, churn_days being at least 31, a month
-        touches at most two of them (one ending, the next starting)."""
+        touches at most two of them (one ending, the next starting).
+
+        Each spell also carries the months the lifespan and the customer
+        cube count it in: it covers the starts of the months ``first_month``
+        to ``last_month``; the customer-month basis counts it active at the
+        ends of the months ``end_from`` to ``last_month`` - 1 (``end_from``
+        is the month of its start, or the month before when it starts at a
+        month's very start right after a spell that ended in that month:
+        the earlier spell's row of that month looks at it); ``continued``:
+        the next spell covers the start of the month after ``last_month``."""
         self.cr.execute(
             """
             CREATE TEMP TABLE kpi_tmp_spell AS
@@ -480,15 +489,57 @@ class KpiEngine:
                            AS end_at
                   FROM numbered
                  GROUP BY company_id, customer_id, spell
+            ), linked AS (
+                SELECT *, LEAD(start_at) OVER w AS next_start,
+                       LEAD(end_at) OVER w AS next_end,
+                       LAG(end_at) OVER w AS prev_end
+                  FROM spells
+                WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY start_at)
+            ), months AS (
+                SELECT *,
+                       (date_trunc('month', start_at)
+                        + CASE WHEN start_at = date_trunc('month', start_at)
+                               THEN INTERVAL '0' ELSE INTERVAL '1 month'
+                          END)::date AS first_month,
+                       date_trunc('month', end_at - INTERVAL '1 microsecond')::date
+                           AS last_month,
+                       CASE WHEN start_at = date_trunc('month', start_at)
+                             AND date_trunc('month', prev_end)
+                                 = start_at - INTERVAL '1 month'
+                            THEN (start_at - INTERVAL '1 month')::date
+                            ELSE date_trunc('month', start_at)::date
+                       END AS end_from
+                  FROM linked
             )
-            SELECT *, LEAD(start_at) OVER w AS next_start,
-                   LEAD(end_at) OVER w AS next_end,
-                   LAG(end_at) OVER w AS prev_end
-              FROM spells
-            WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY start_at)
+            SELECT *,
+                   COALESCE(next_start <= last_month + INTERVAL '1 month'
+                            AND last_month + INTERVAL '1 month' < next_end,
+                            FALSE) AS continued
+              FROM months
             """
         )
         self.cr.execute("ANALYZE kpi_tmp_spell")
+
+    def _deal_months(self):
+        """Won deals per customer and month from the eleven months before
+        ``month_from`` on (what the 12-month revenue of its months needs):
+        count, revenue, whether the customer's first deal or an upsell is
+        among them. Revenue stays numeric: sums of floats depend on the order
+        of their terms, and a rerun must give the same customer lifetime
+        values to the last digit."""
+        return SQL(
+            """
+            SELECT company_id, customer_id, closed_month AS month,
+                   COUNT(*)::int AS n, SUM(revenue) AS revenue,
+                   bool_or(rn = 1) AS has_first,
+                   bool_or(deal_type IN ('upsell', 'cross_sell')) AS has_upsell
+              FROM kpi_tmp_won
+             WHERE %(window_from)s::date IS NULL
+                OR closed_month >= %(window_from)s
+             GROUP BY company_id, customer_id, closed_month
+            """,
+            window_from=self.basis_from,
+        )
 
     def _prepare_basis(self):
         """One row per customer and month in which the customer is active at
@@ -530,18 +581,7 @@ class KpiEngine:
                            LEAST(date_trunc('month', s.end_at), %(to)s::timestamp),
                            INTERVAL '1 month') m
                 ), deals AS (
-                    -- revenue stays numeric: sums of floats depend on the
-                    -- order of their terms, and a rerun must give the same
-                    -- customer lifetime values to the last digit
-                    SELECT company_id, customer_id, closed_month AS month,
-                           COUNT(*)::int AS n, SUM(revenue) AS revenue,
-                           bool_or(rn = 1) AS has_first,
-                           bool_or(deal_type IN ('upsell', 'cross_sell'))
-                               AS has_upsell
-                      FROM kpi_tmp_won
-                     WHERE %(window_from)s::date IS NULL
-                        OR closed_month >= %(window_from)s
-                     GROUP BY company_id, customer_id, closed_month
+                    %(deals)s
                 ), before AS (
                     SELECT company_id, customer_id, COUNT(*)::int AS n
                       FROM kpi_tmp_won
@@ -588,7 +628,7 @@ class KpiEngine:
                  WHERE NOT w.helper
                 """,
                 to=self.month_to,
-                window_from=self.basis_from,
+                deals=self._deal_months(),
                 **{"from": self.month_from},
             )
         )
@@ -638,18 +678,10 @@ class KpiEngine:
                 WITH covered AS (
                     -- per spell, the first and last month whose start it
                     -- covers, within the computed months
-                    SELECT s.company_id, s.next_start, s.next_end,
-                           GREATEST(date_trunc('month', s.start_at)
-                                    + CASE WHEN s.start_at
-                                                = date_trunc('month', s.start_at)
-                                           THEN INTERVAL '0' ELSE INTERVAL '1 month'
-                                      END,
-                                    %(from)s::timestamp) AS first_at,
-                           LEAST(date_trunc('month',
-                                            s.end_at - INTERVAL '1 microsecond'),
-                                 %(to)s::timestamp) AS last_at,
-                           date_trunc('month', s.end_at - INTERVAL '1 microsecond')
-                               AS end_month
+                    SELECT s.company_id, s.continued,
+                           GREATEST(s.first_month, %(from)s::date) AS first_at,
+                           LEAST(s.last_month, %(to)s::date) AS last_at,
+                           s.last_month AS end_month
                       FROM kpi_tmp_spell s
                 ), events AS (
                     -- a spell counts as active at the start of its covered
@@ -657,19 +689,17 @@ class KpiEngine:
                     -- customer churns in the last one, the month its spell
                     -- ends, unless the next spell (the only candidate)
                     -- covers the following month's start
-                    SELECT company_id, first_at::date AS month, 1 AS starts,
+                    SELECT company_id, first_at AS month, 1 AS starts,
                            0 AS churned
                       FROM covered WHERE first_at <= last_at
                      UNION ALL
                     SELECT company_id, (last_at + INTERVAL '1 month')::date, -1, 0
                       FROM covered WHERE first_at <= last_at
                      UNION ALL
-                    SELECT company_id, last_at::date, 0, 1
+                    SELECT company_id, last_at, 0, 1
                       FROM covered
                      WHERE first_at <= last_at AND last_at = end_month
-                       AND NOT COALESCE(
-                           next_start <= last_at + INTERVAL '1 month'
-                           AND last_at + INTERVAL '1 month' < next_end, FALSE)
+                       AND NOT continued
                 ), totals AS (
                     SELECT company_id, month, SUM(starts) AS starts,
                            SUM(churned) AS churned
@@ -906,17 +936,15 @@ class KpiEngine:
         what summing the customer-month basis gives (see ``_prepare_basis``),
         without its row per customer and month.
 
-        A spell of a customer covers the starts of the months ``first`` to
-        ``last`` (the customer is active at their start) and, for the basis,
-        the ends of the months from that of its start (the month before, when
-        it starts at a month's very start right after a spell that ended in
-        that month) to ``last`` - 1. Every
-        state (active at the start, at the end, a repeat customer at the end,
-        the 12-month revenue of customers active at the end) changes at a
-        few months per spell or deal: +n where it begins, -n after it ends;
-        summed up to each month, the changes give the month's state. The
-        flows (new customers, upsells, churns) count in their own month. A
-        run of recent months moves earlier changes to its first month.
+        A spell counts as active at the starts of the months ``first_month``
+        to ``last_month`` and at the ends of the months ``end_from`` to
+        ``last_month`` - 1 (see ``_prepare_spells``). Every state (active at
+        the start, at the end, a repeat customer at the end, the 12-month
+        revenue of customers active at the end) changes at a few months per
+        spell or deal: +n where it begins, -n after it ends; summed up to
+        each month, the changes give the month's state. The flows (new
+        customers, upsells, churns) count in their own month. A run of recent
+        months moves earlier changes to its first month.
 
         Changes are summed per month and ``dim_group`` (a number per company
         and dimensions: cheaper to hash than eight columns), by hashing: the
@@ -928,7 +956,7 @@ class KpiEngine:
                 CREATE TEMP TABLE kpi_tmp_customer_cube AS
                 WITH customers AS (
                     SELECT c.company_id, c.customer_id, c.dim_group, c.complete,
-                           date_trunc('month', c.first_at)::date AS first_month,
+                           date_trunc('month', c.first_at)::date AS first_deal_month,
                            second.closed_month AS second_month
                       FROM kpi_tmp_customer c
                       LEFT JOIN kpi_tmp_won second
@@ -936,48 +964,19 @@ class KpiEngine:
                        AND second.customer_id = c.customer_id AND second.rn = 2
                 ), covered AS (
                     SELECT s.company_id, s.customer_id, c.dim_group, c.complete,
-                           s.first_month, s.last_month, s.end_from,
+                           s.first_month, s.last_month, s.end_from, s.continued,
                            GREATEST(s.end_from, c.second_month) AS repeat_from,
                            c.second_month IS NOT NULL
                            AND GREATEST(s.end_from, c.second_month) < s.last_month
-                               AS repeats,
-                           COALESCE(s.next_start <= s.last_month + INTERVAL '1 month'
-                                    AND s.last_month + INTERVAL '1 month'
-                                        < s.next_end, FALSE) AS continued
-                      FROM (SELECT sp.*,
-                                   (date_trunc('month', sp.start_at)
-                                    + CASE WHEN sp.start_at
-                                                = date_trunc('month', sp.start_at)
-                                           THEN INTERVAL '0' ELSE INTERVAL '1 month'
-                                      END)::date AS first_month,
-                                   date_trunc('month', sp.end_at
-                                                       - INTERVAL '1 microsecond')::date
-                                       AS last_month,
-                                   -- a spell starting at a month's very start
-                                   -- right after one that ended in the month
-                                   -- before: the earlier one's row of that
-                                   -- month counts it active at its end
-                                   CASE WHEN sp.start_at
-                                             = date_trunc('month', sp.start_at)
-                                         AND date_trunc('month', sp.prev_end)
-                                             = sp.start_at - INTERVAL '1 month'
-                                        THEN (sp.start_at - INTERVAL '1 month')::date
-                                        ELSE date_trunc('month', sp.start_at)::date
-                                   END AS end_from
-                              FROM kpi_tmp_spell sp) s
+                               AS repeats
+                      FROM kpi_tmp_spell s
                       JOIN customers c USING (company_id, customer_id)
                      WHERE s.first_month <= s.last_month
                        -- a spell that ends before the first computed month
                        -- changes nothing from it on
                        AND %(ends_in_run)s
                 ), deals AS (
-                    SELECT company_id, customer_id, closed_month AS month,
-                           SUM(revenue) AS revenue,
-                           bool_or(deal_type IN ('upsell', 'cross_sell')) AS upsell
-                      FROM kpi_tmp_won
-                     WHERE %(window_from)s::date IS NULL
-                        OR closed_month >= %(window_from)s
-                     GROUP BY company_id, customer_id, closed_month
+                    %(deals)s
                 ), spans AS (
                     -- the revenue of a deal's month counts in the 12-month
                     -- revenue of the twelve months from it on, in those its
@@ -1024,14 +1023,14 @@ class KpiEngine:
                            -revenue, 0, 0, 0
                       FROM spans WHERE lo <= hi
                      UNION ALL
-                    SELECT dim_group, first_month, 0, 0, 0, 0, 0, 1, 0, 0
+                    SELECT dim_group, first_deal_month, 0, 0, 0, 0, 0, 1, 0, 0
                       FROM customers
                      WHERE %(new_in_run)s
                      UNION ALL
                     SELECT c.dim_group, d.month, 0, 0, 0, 0, 0, 0, 1, 0
                       FROM deals d
                       JOIN customers c USING (company_id, customer_id)
-                     WHERE d.upsell AND %(upsell_in_run)s
+                     WHERE d.has_upsell AND %(upsell_in_run)s
                 ), grouped AS (
                     -- changes of states before the first computed month
                     -- count from it, flows only in their month
@@ -1090,10 +1089,10 @@ class KpiEngine:
                 g_dims=_dims("g"),
                 in_run=self._since(SQL("month")),
                 ends_in_run=self._since(SQL("s.last_month")),
-                new_in_run=self._since(SQL("first_month")),
+                new_in_run=self._since(SQL("first_deal_month")),
                 upsell_in_run=self._since(SQL("d.month")),
                 to=self.month_to,
-                window_from=self.basis_from,
+                deals=self._deal_months(),
                 **{"from": self.month_from},
             )
         )

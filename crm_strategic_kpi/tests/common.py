@@ -308,6 +308,20 @@ class KpiCommon(BaseCommon):
         )
         return lead
 
+    def stage_events(self, events):
+        """Lifecycle events [(partner, to_stage, date)] of the main company."""
+        return self.env["crm.kpi.lifecycle.event"].create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "to_stage": stage,
+                    "date": day,
+                }
+                for partner, stage, day in events
+            ]
+        )
+
     def recompute(self, **kwargs):
         kwargs.setdefault("date_from", date(2026, 1, 1))
         kwargs.setdefault("date_to", date(2026, 4, 1))

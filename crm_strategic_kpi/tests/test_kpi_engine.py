@@ -317,20 +317,12 @@ class TestKpiCatalogue(KpiCommon):
                 **extra,
             )
         # lifecycle spells across the computed months
-        self.env["crm.kpi.lifecycle.event"].create(
+        self.stage_events(
             [
-                {
-                    "partner_id": partner.id,
-                    "company_id": self.company.id,
-                    "to_stage": stage,
-                    "date": day,
-                }
-                for partner, stage, day in (
-                    (cust_f, "prospect", date(2025, 12, 15)),
-                    (cust_f, "opportunity", date(2026, 2, 20)),
-                    (cust_f, "new_customer", date(2026, 4, 2)),
-                    (cust_g, "active", date(2026, 1, 10)),
-                )
+                (cust_f, "prospect", date(2025, 12, 15)),
+                (cust_f, "opportunity", date(2026, 2, 20)),
+                (cust_f, "new_customer", date(2026, 4, 2)),
+                (cust_g, "active", date(2026, 1, 10)),
             ]
         )
         cr = self.env.cr
@@ -976,19 +968,11 @@ class TestKpiRuns(KpiCommon):
                 "E", cust_e, self.team1, self.user1, won - timedelta(days=5), won=won
             )
         # lifecycle spells and logins on both sides of the first recent month
-        self.env["crm.kpi.lifecycle.event"].create(
+        self.stage_events(
             [
-                {
-                    "partner_id": cust_e.id,
-                    "company_id": self.company.id,
-                    "to_stage": stage,
-                    "date": day,
-                }
-                for stage, day in (
-                    ("prospect", date(2025, 12, 15)),
-                    ("opportunity", date(2026, 2, 20)),
-                    ("new_customer", date(2026, 4, 2)),
-                )
+                (cust_e, "prospect", date(2025, 12, 15)),
+                (cust_e, "opportunity", date(2026, 2, 20)),
+                (cust_e, "new_customer", date(2026, 4, 2)),
             ]
         )
         self.env["crm.kpi.user.login"].create(
