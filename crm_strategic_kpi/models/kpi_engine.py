@@ -1424,19 +1424,47 @@ class KpiEngine:
 
     def _build_lifecycle_cube(self):
         """Partners per month end, company, dimensions and lifecycle stage:
-        every stage's KPI in one pass over the stage spells."""
+        every stage's KPI in one pass over the stage spells. The spells are
+        counted per combination of company, dimensions, stage and months
+        first (a few thousand groups for two hundred thousand partners), and
+        only those groups are spread over their months: the same sums as
+        ``_stage_rows``, whose rows are one per partner and month."""
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_lifecycle_cube AS
-                SELECT s.month, s.company_id, %(dims)s, s.stage,
-                       SUM(s.num) AS partners
-                  FROM (%(rows)s) s
-                 GROUP BY %(keys)s, s.stage
+                WITH spans AS (
+                    -- a spell counts at the end of the months from the one
+                    -- it starts in to the last one its next event (if any)
+                    -- does not start in
+                    SELECT e.company_id, %(dims)s, e.to_stage AS stage,
+                           GREATEST(date_trunc('month', e.date),
+                                    %(first)s::timestamp) AS first_month,
+                           LEAST(COALESCE(date_trunc('month', e.next_date)
+                                          - INTERVAL '1 month', %(to)s::timestamp),
+                                 %(to)s::timestamp) AS last_month
+                      FROM (%(spells)s) e
+                ), grouped AS (
+                    SELECT company_id, %(keys)s, stage, first_month, last_month,
+                           COUNT(*) AS partners
+                      FROM spans
+                     WHERE first_month <= last_month
+                     GROUP BY company_id, %(keys)s, stage, first_month, last_month
+                )
+                SELECT m::date AS month, g.company_id, %(group_dims)s, g.stage,
+                       SUM(g.partners)::numeric AS partners
+                  FROM grouped g
+                 CROSS JOIN LATERAL generate_series(
+                       g.first_month, g.last_month, INTERVAL '1 month') m
+                 GROUP BY 1, g.company_id, %(group_keys)s, g.stage
                 """,
-                dims=_dims("s"),
-                rows=self._stage_rows(SQL("(%s)", self._stage_spells()), SQL("TRUE")),
-                keys=GROUP_KEYS,
+                dims=_dims("e", ("team_id", "user_id", "segment_id")),
+                keys=SQL(", ").join(SQL.identifier(dim) for dim in DIMS),
+                group_dims=_dims("g"),
+                group_keys=SQL(", ").join(SQL.identifier("g", dim) for dim in DIMS),
+                spells=self._stage_spells(),
+                first=self.month_from or "-infinity",
+                to=self.month_to,
             )
         )
         self.cr.execute("ANALYZE kpi_tmp_lifecycle_cube")
