@@ -38,6 +38,7 @@
         "views/crm_kpi_report_wizard_menus.xml",
     ],
     "demo": ["demo/crm_kpi_goal_demo.xml"],
+    "uninstall_hook": "uninstall_hook",
     "assets": {
         "web.assets_backend": [
             "crm_strategic_kpi/static/src/overview/*",

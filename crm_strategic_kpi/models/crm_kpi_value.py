@@ -14,7 +14,13 @@ from odoo.fields import Domain
 from odoo.tools import SQL
 
 from .crm_kpi import CATEGORIES, UNITS
-from .kpi_engine import DIMS, SCOPE_FORWARD, SCOPE_MONTH, KpiEngine
+from .kpi_engine import (
+    DIMS,
+    SCOPE_FORWARD,
+    SCOPE_MONTH,
+    KpiEngine,
+    create_history_tables,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -202,6 +208,9 @@ class CrmKpiValue(models.Model):
              DROP COLUMN IF EXISTS create_date, DROP COLUMN IF EXISTS write_date
             """
         )
+        # the customer history a run keeps for the next ones: computed anew
+        # after every update of the module (the engine may have changed)
+        create_history_tables(cr)
 
     # ------------------------------------------------------------ ORM writes
     # The engine writes facts in SQL, with their totals. Facts changed through
@@ -509,6 +518,7 @@ class CrmKpiValue(models.Model):
             companies,
             month_to,
             month_from=min((month for _s, _c, month in targets), default=None),
+            history=True,
         )
         # the customer KPIs of a run read the customer cube, not the basis
         engine.prepare(basis=False)
@@ -555,6 +565,7 @@ class CrmKpiValue(models.Model):
             )
             if on_progress:
                 on_progress(kpi.code)
+        history = engine.history_state
         engine.drop()
         self.env.registry.clear_cache()
         self.invalidate_model()
@@ -570,6 +581,9 @@ class CrmKpiValue(models.Model):
             "rows": rows,
             "seconds": seconds,
             "prepare_seconds": prepared - started,
+            # whether the run read the customer history an earlier run kept
+            # ("read") or kept its own ("kept")
+            "history": history,
             "kpi_seconds": kpi_seconds,
         }
 

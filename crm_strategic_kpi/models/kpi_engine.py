@@ -44,6 +44,85 @@ WORK_MEM = "128MB"
 RECENT_MONTHS = 3
 BASIS_WORK_MEM = "256MB"
 
+# The customer history kept between runs (see KpiEngine._kept_history): won
+# deals closed before a cutoff month and the activity spells made of them.
+# A run keeps the deals before the second month before its last one (the
+# first month of the shortest recompute of recent months); a later run uses
+# them when it starts on or after that cutoff, at most this many months after
+# it. HISTORY_VERSION changes whenever what the tables hold is computed
+# differently: kept histories of another version are ignored.
+HISTORY_MAX_AGE = 3
+HISTORY_VERSION = 1
+HISTORY_TABLES = (
+    "crm_kpi_history_stamp",
+    "crm_kpi_history_won",
+    "crm_kpi_history_spell",
+)
+WON_COLUMNS = (
+    "id",
+    "company_id",
+    "customer_id",
+    "team_id",
+    "closed_at",
+    "closed_month",
+    "revenue",
+    "deal_type",
+    "campaign_id",
+    "source_id",
+    "medium_id",
+    "rn",
+    "prev_at",
+)
+SPELL_COLUMNS = (
+    "company_id",
+    "customer_id",
+    "start_at",
+    "end_at",
+    "next_start",
+    "next_end",
+    "prev_end",
+    "first_month",
+    "last_month",
+    "end_from",
+    "continued",
+)
+
+
+def create_history_tables(cr):
+    """(Re)create the tables of the kept customer history, empty. They are a
+    cache the engine rebuilds from the CRM's data whenever it cannot trust
+    them: unlogged (a crash empties them, stamps included, and the next run
+    rebuilds them) and dropped with every update of the module (the next run
+    computes from the data again)."""
+    drop_history_tables(cr)
+    cr.execute(
+        """
+        CREATE UNLOGGED TABLE crm_kpi_history_stamp (
+            company_id int PRIMARY KEY, version int NOT NULL,
+            cutoff date NOT NULL, tz text NOT NULL, churn_days int NOT NULL);
+        CREATE UNLOGGED TABLE crm_kpi_history_won (
+            id int, company_id int, customer_id int, team_id int,
+            closed_at timestamp, closed_month date, revenue numeric,
+            deal_type varchar, campaign_id int, source_id int, medium_id int,
+            rn bigint, prev_at timestamp);
+        CREATE UNLOGGED TABLE crm_kpi_history_spell (
+            company_id int, customer_id int, start_at timestamp,
+            end_at timestamp, next_start timestamp, next_end timestamp,
+            prev_end timestamp, first_month date, last_month date,
+            end_from date, continued boolean);
+        """
+    )
+
+
+def drop_history_tables(cr):
+    cr.execute(
+        SQL(
+            "DROP TABLE IF EXISTS %s",
+            SQL(", ").join(SQL.identifier(table) for table in HISTORY_TABLES),
+        )
+    )
+
+
 DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_id")
 # GROUP BY of rows shaped month, company_id, *DIMS, ...: one per combination
 GROUP_KEYS = SQL(", ").join(SQL(str(n)) for n in range(1, len(DIMS) + 3))
@@ -97,7 +176,7 @@ class KpiEngine:
         keeps the nightly run of recent months small. ``None``: everything.
     """
 
-    def __init__(self, env, companies, month_to, month_from=None):
+    def __init__(self, env, companies, month_to, month_from=None, history=False):
         self.env = env
         self.cr = env.cr
         self.companies = companies
@@ -122,6 +201,14 @@ class KpiEngine:
         # (build_cubes)
         self._customer_cube = False
         self._lifecycle_cube = False
+        # a recompute run (``history``) reads the customer history kept by an
+        # earlier run when it can trust it, and keeps its own otherwise
+        self.history = history
+        # the cutoff month of the kept history this run reads (None: it
+        # reads every won deal from the leads)
+        self.history_cutoff = None
+        # what the run did with the kept history: "read", "kept" or None
+        self.history_state = None
 
     # ------------------------------------------------------------ preparation
     def drop(self):
@@ -170,13 +257,17 @@ class KpiEngine:
         ``_build_customer_cube`` and ``_build_lifecycle_cube``)."""
         self.drop()
         self.tune(self.cr)
+        self.history_cutoff = None
+        self.history_state = None
         for step in (
             self._prepare_companies,
+            self._kept_history if self.history else None,
             self._prepare_leads,
             self._prepare_messages,
             self._prepare_won,
             self._prepare_customers,
             self._prepare_spells,
+            self._keep_history if self.history else None,
             self._prepare_basis if basis else None,
             self._prepare_lifespan,
             self._prepare_stage_spells if basis else None,
@@ -331,9 +422,17 @@ class KpiEngine:
 
     def _relevant_leads(self):
         """Leads the months from ``month_from`` on need: every won deal (the
-        customers' history) and the leads of those months."""
+        customers' history) and the leads of those months. A run that reads
+        the kept history needs only the won deals from its cutoff month on
+        (a day earlier: local months start before UTC ones)."""
         if not self.month_from:
             return SQL("TRUE")
+        if self.history_cutoff:
+            return SQL(
+                "((l.won_status = 'won' AND l.date_closed >= %s) OR %s)",
+                self.history_cutoff - timedelta(days=1),
+                self._leads_in_run(),
+            )
         return SQL("(l.won_status = 'won' OR %s)", self._leads_in_run())
 
     def _leads_in_run(self):
@@ -397,24 +496,69 @@ class KpiEngine:
     def _prepare_won(self):
         """Won deals of customers in the order they were won (closed, then
         by id). A deal without a deal type is new business when it is its
-        customer's first won deal (``rn`` 1), else an upsell."""
-        self.cr.execute(
-            """
-            CREATE TEMP TABLE kpi_tmp_won AS
-            SELECT id, company_id, customer_id, team_id, closed_at, closed_month,
-                   revenue,
-                   COALESCE(deal_type,
-                            CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'new'
-                                 ELSE 'upsell' END) AS deal_type,
-                   campaign_id, source_id, medium_id,
-                   ROW_NUMBER() OVER w AS rn,
-                   LAG(closed_at) OVER w AS prev_at
-              FROM kpi_tmp_lead
-             WHERE won_status = 'won' AND customer_id IS NOT NULL
-               AND closed_at IS NOT NULL
-            WINDOW w AS (PARTITION BY company_id, customer_id ORDER BY closed_at, id)
-            """
-        )
+        customer's first won deal (``rn`` 1), else an upsell.
+
+        A run that reads the kept history takes the deals before its cutoff
+        month from it and numbers the later ones after them: their number
+        and predecessor continue those of the customer's kept deals."""
+        if self.history_cutoff:
+            self.cr.execute(
+                SQL(
+                    """
+                    CREATE TEMP TABLE kpi_tmp_won AS
+                    WITH fresh AS (
+                        SELECT * FROM kpi_tmp_lead
+                         WHERE won_status = 'won' AND customer_id IS NOT NULL
+                           AND closed_at IS NOT NULL AND closed_month >= %(cutoff)s
+                    ), kept AS (
+                        SELECT h.company_id, h.customer_id, MAX(h.rn) AS n,
+                               MAX(h.closed_at) AS last_at
+                          FROM crm_kpi_history_won h
+                         WHERE h.company_id = ANY(%(companies)s)
+                           AND (h.company_id, h.customer_id) IN (
+                                   SELECT company_id, customer_id FROM fresh)
+                         GROUP BY h.company_id, h.customer_id
+                    )
+                    SELECT %(columns)s FROM crm_kpi_history_won
+                     WHERE company_id = ANY(%(companies)s)
+                     UNION ALL
+                    SELECT f.id, f.company_id, f.customer_id, f.team_id,
+                           f.closed_at, f.closed_month, f.revenue,
+                           COALESCE(f.deal_type,
+                                    CASE WHEN COALESCE(k.n, 0) + ROW_NUMBER() OVER w = 1
+                                         THEN 'new' ELSE 'upsell' END),
+                           f.campaign_id, f.source_id, f.medium_id,
+                           COALESCE(k.n, 0) + ROW_NUMBER() OVER w,
+                           COALESCE(LAG(f.closed_at) OVER w, k.last_at)
+                      FROM fresh f
+                      LEFT JOIN kept k USING (company_id, customer_id)
+                    WINDOW w AS (PARTITION BY f.company_id, f.customer_id
+                                 ORDER BY f.closed_at, f.id)
+                    """,
+                    cutoff=self.history_cutoff,
+                    companies=list(self._timezones),
+                    columns=SQL(", ").join(SQL.identifier(c) for c in WON_COLUMNS),
+                )
+            )
+        else:
+            self.cr.execute(
+                """
+                CREATE TEMP TABLE kpi_tmp_won AS
+                SELECT id, company_id, customer_id, team_id, closed_at, closed_month,
+                       revenue,
+                       COALESCE(deal_type,
+                                CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'new'
+                                     ELSE 'upsell' END) AS deal_type,
+                       campaign_id, source_id, medium_id,
+                       ROW_NUMBER() OVER w AS rn,
+                       LAG(closed_at) OVER w AS prev_at
+                  FROM kpi_tmp_lead
+                 WHERE won_status = 'won' AND customer_id IS NOT NULL
+                   AND closed_at IS NOT NULL
+                WINDOW w AS (PARTITION BY company_id, customer_id
+                             ORDER BY closed_at, id)
+                """
+            )
         self.cr.execute("ANALYZE kpi_tmp_won")
 
     def _prepare_customers(self):
@@ -422,13 +566,17 @@ class KpiEngine:
         acquisition channel from the first won deal. Odoo 18 removed the sales
         team of partners: the customer's team is its salesperson's main team,
         else the team of its first won deal. ``dim_group`` numbers the
-        combinations of company and dimensions (see _build_customer_cube)."""
+        combinations of company and dimensions (see _build_customer_cube):
+        the few thousand combinations are found by hashing and numbered
+        alone, instead of sorting every customer by eight columns."""
+        dims = SQL(", ").join(SQL.identifier(dim) for dim in DIMS)
+        # a merge join would sort the customers by the eight columns again
+        self.cr.execute("SET LOCAL enable_mergejoin = off")
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_customer AS
-                SELECT q.*, DENSE_RANK() OVER (ORDER BY q.company_id, %s) AS dim_group
-                  FROM (
+                WITH q AS MATERIALIZED (
                     SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
                            w.campaign_id, w.source_id, w.medium_id,
                            COALESCE(u.sale_team_id, w.team_id) AS team_id,
@@ -439,11 +587,32 @@ class KpiEngine:
                       FROM kpi_tmp_won w
                       JOIN res_partner cp ON cp.id = w.customer_id
                       LEFT JOIN res_users u ON u.id = cp.user_id
-                     WHERE w.rn = 1) q
+                     WHERE w.rn = 1
+                ), groups AS (
+                    SELECT company_id, %(dims)s,
+                           ROW_NUMBER() OVER (ORDER BY company_id, %(dims)s)
+                               AS dim_group
+                      FROM (SELECT DISTINCT company_id, %(dims)s FROM q) d
+                )
+                SELECT q.*, g.dim_group
+                  FROM q
+                  JOIN groups g
+                    ON g.company_id = q.company_id
+                   AND %(same_dims)s
                 """,
-                SQL(", ").join(SQL.identifier("q", dim) for dim in DIMS),
+                dims=dims,
+                same_dims=SQL(" AND ").join(
+                    # equal keys (no record has the id 0) for a hash join
+                    SQL(
+                        "COALESCE(g.%s, 0) = COALESCE(q.%s, 0)",
+                        SQL.identifier(dim),
+                        SQL.identifier(dim),
+                    )
+                    for dim in DIMS
+                ),
             )
         )
+        self.cr.execute("RESET enable_mergejoin")
         self.cr.execute(
             "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id); "
             "ANALYZE kpi_tmp_customer"
@@ -466,16 +635,51 @@ class KpiEngine:
         month's very start right after a spell that ended in that month:
         the earlier spell's row of that month looks at it); ``continued``:
         the next spell covers the start of the month after ``last_month``."""
-        self.cr.execute(
+        if self.history_cutoff:
+            # the kept spells of customers without a deal since the cutoff
+            # are as they were; the others' spells are made anew
+            query = SQL(
+                """
+                SELECT %(columns)s FROM crm_kpi_history_spell h
+                 WHERE h.company_id = ANY(%(companies)s)
+                   AND NOT EXISTS (
+                           SELECT 1 FROM kpi_tmp_won w
+                            WHERE w.company_id = h.company_id
+                              AND w.customer_id = h.customer_id
+                              AND w.closed_month >= %(cutoff)s)
+                 UNION ALL
+                SELECT * FROM (%(spells)s) made
+                """,
+                cutoff=self.history_cutoff,
+                companies=list(self._timezones),
+                columns=SQL(", ").join(SQL.identifier("h", c) for c in SPELL_COLUMNS),
+                spells=self._spells_of(
+                    SQL(
+                        """(SELECT * FROM kpi_tmp_won
+                             WHERE (company_id, customer_id) IN (
+                                   SELECT company_id, customer_id FROM kpi_tmp_won
+                                    WHERE closed_month >= %s))""",
+                        self.history_cutoff,
+                    )
+                ),
+            )
+        else:
+            query = self._spells_of(SQL("kpi_tmp_won"))
+        self.cr.execute(SQL("CREATE TEMP TABLE kpi_tmp_spell AS %s", query))
+        self.cr.execute("ANALYZE kpi_tmp_spell")
+
+    def _spells_of(self, won):
+        """The activity spells (``SPELL_COLUMNS``) of the won deals ``won``
+        (a table or sub-query shaped as ``kpi_tmp_won``)."""
+        return SQL(
             """
-            CREATE TEMP TABLE kpi_tmp_spell AS
             WITH marked AS (
                 SELECT w.*, co.churn_days,
                        CASE WHEN w.prev_at IS NULL
                               OR w.closed_at > w.prev_at
                                                + co.churn_days * INTERVAL '1 day'
                             THEN 1 ELSE 0 END AS new_spell
-                  FROM kpi_tmp_won w
+                  FROM %(won)s w
                   JOIN kpi_tmp_company co ON co.id = w.company_id
             ), numbered AS (
                 SELECT *, SUM(new_spell) OVER (
@@ -511,14 +715,147 @@ class KpiEngine:
                        END AS end_from
                   FROM linked
             )
-            SELECT *,
+            SELECT company_id, customer_id, start_at, end_at, next_start,
+                   next_end, prev_end, first_month, last_month, end_from,
                    COALESCE(next_start <= last_month + INTERVAL '1 month'
                             AND last_month + INTERVAL '1 month' < next_end,
                             FALSE) AS continued
               FROM months
-            """
+            """,
+            won=won,
         )
-        self.cr.execute("ANALYZE kpi_tmp_spell")
+
+    # ------------------------------------------------------------ kept history
+    def _history_cutoff_of_run(self):
+        """The cutoff month of the history a run keeps: the first month of
+        the shortest run of recent months ending with its last month."""
+        return self.month_to - relativedelta(months=RECENT_MONTHS - 1)
+
+    def _history_tables_exist(self):
+        self.cr.execute("SELECT to_regclass('crm_kpi_history_stamp') IS NOT NULL")
+        return self.cr.fetchone()[0]
+
+    def _kept_history(self):
+        """Decide whether this run reads the customer history kept by an
+        earlier run (sets ``history_cutoff``). It does when that history can
+        be trusted for every company of the run:
+
+        - it was kept by this version of the engine, with the timezone and
+          churn period the company has now, at the same cutoff month for all;
+        - the run starts on or after the cutoff, at most ``HISTORY_MAX_AGE``
+          months after it;
+        - no change before the cutoff month waits in the recompute queue.
+          Every change of a lead or partner a won deal depends on queues the
+          days of that deal (before and after the change). A change of a
+          deal kept in the history thus queues a day before the cutoff, and
+          the nightly run that consumes it starts before the cutoff: it
+          reads every deal from the leads and keeps a new history.
+        """
+        if not self.month_from or not self._timezones:
+            return
+        if not self._history_tables_exist():
+            return
+        self.cr.execute(
+            SQL(
+                """
+                SELECT COUNT(*), MIN(h.cutoff), MAX(h.cutoff),
+                       bool_and(h.version = %(version)s AND h.tz = co.tz
+                                AND h.churn_days = co.churn_days)
+                  FROM kpi_tmp_company co
+                  JOIN crm_kpi_history_stamp h ON h.company_id = co.id
+                """,
+                version=HISTORY_VERSION,
+            )
+        )
+        count, cutoff, last_cutoff, same = self.cr.fetchone()
+        if (
+            count != len(self._timezones)
+            or not same
+            or cutoff != last_cutoff
+            or cutoff > self.month_from
+            or cutoff < self.month_from - relativedelta(months=HISTORY_MAX_AGE)
+        ):
+            return
+        # a queued UTC day may belong to the local month before it
+        self.cr.execute(
+            SQL(
+                """SELECT EXISTS (SELECT 1 FROM crm_kpi_dirty_month
+                                   WHERE company_id = ANY(%s) AND day <= %s)""",
+                list(self._timezones),
+                cutoff,
+            )
+        )
+        if self.cr.fetchone()[0]:
+            return
+        self.history_cutoff = cutoff
+        self.history_state = "read"
+
+    def _keep_history(self):
+        """Keep the won deals before this run's cutoff month and the spells
+        made of them for later runs, replacing the kept history of the run's
+        companies. Only a run that read every won deal from the leads keeps
+        one."""
+        if self.history_cutoff or not self._timezones:
+            return
+        if not self._history_tables_exist():
+            return
+        companies = list(self._timezones)
+        cutoff = self._history_cutoff_of_run()
+        self.cr.execute(
+            SQL(
+                """SELECT EXISTS (SELECT 1 FROM crm_kpi_history_stamp
+                                   WHERE company_id <> ALL(%s))""",
+                companies,
+            )
+        )
+        if self.cr.fetchone()[0]:
+            for table in HISTORY_TABLES:
+                self.cr.execute(
+                    SQL(
+                        "DELETE FROM %s WHERE company_id = ANY(%s)",
+                        SQL.identifier(table),
+                        companies,
+                    )
+                )
+        else:
+            # the run's companies hold all of it
+            self.cr.execute(
+                SQL(
+                    "TRUNCATE %s",
+                    SQL(", ").join(SQL.identifier(table) for table in HISTORY_TABLES),
+                )
+            )
+        columns = SQL(", ").join(SQL.identifier(c) for c in WON_COLUMNS)
+        self.cr.execute(
+            SQL(
+                "INSERT INTO crm_kpi_history_won (%s) "
+                "SELECT %s FROM kpi_tmp_won WHERE closed_month < %s",
+                columns,
+                columns,
+                cutoff,
+            )
+        )
+        self.cr.execute(
+            SQL(
+                "INSERT INTO crm_kpi_history_spell (%s) %s",
+                SQL(", ").join(SQL.identifier(c) for c in SPELL_COLUMNS),
+                self._spells_of(
+                    SQL("(SELECT * FROM kpi_tmp_won WHERE closed_month < %s)", cutoff)
+                ),
+            )
+        )
+        self.cr.execute(
+            SQL(
+                """
+                INSERT INTO crm_kpi_history_stamp
+                       (company_id, version, cutoff, tz, churn_days)
+                SELECT id, %s, %s, tz, churn_days FROM kpi_tmp_company
+                """,
+                HISTORY_VERSION,
+                cutoff,
+            )
+        )
+        self.history_state = "kept"
 
     def _deal_months(self):
         """Won deals per customer and month from the eleven months before
@@ -975,18 +1312,25 @@ class KpiEngine:
                        -- a spell that ends before the first computed month
                        -- changes nothing from it on
                        AND %(ends_in_run)s
-                ), deals AS (
-                    %(deals)s
                 ), spans AS (
-                    -- the revenue of a deal's month counts in the 12-month
-                    -- revenue of the twelve months from it on, in those its
-                    -- customer is active at the end (per spell)
-                    SELECT c.dim_group, d.revenue,
-                           GREATEST(d.month, c.end_from) AS lo,
-                           LEAST((d.month + INTERVAL '11 months')::date,
+                    -- the revenue of a deal counts in the 12-month revenue of
+                    -- the twelve months from its month on, in those its
+                    -- customer is active at the end (per spell); sums being
+                    -- exact, deal by deal (no need to sum them per customer
+                    -- and month first)
+                    SELECT c.dim_group, w.revenue,
+                           GREATEST(w.closed_month, c.end_from) AS lo,
+                           LEAST((w.closed_month + INTERVAL '11 months')::date,
                                  (c.last_month - INTERVAL '1 month')::date) AS hi
-                      FROM deals d
+                      FROM kpi_tmp_won w
                       JOIN covered c USING (company_id, customer_id)
+                     WHERE %(revenue_window)s
+                ), upsells AS (
+                    -- customers with an upsell or cross-sell in a month
+                    SELECT DISTINCT company_id, customer_id, closed_month AS month
+                      FROM kpi_tmp_won
+                     WHERE deal_type IN ('upsell', 'cross_sell')
+                       AND %(upsell_in_run)s
                 ), changes AS (
                     -- states: active at the start, at the end (complete
                     -- customers apart), a repeat customer at the end (from
@@ -1027,10 +1371,9 @@ class KpiEngine:
                       FROM customers
                      WHERE %(new_in_run)s
                      UNION ALL
-                    SELECT c.dim_group, d.month, 0, 0, 0, 0, 0, 0, 1, 0
-                      FROM deals d
+                    SELECT c.dim_group, u.month, 0, 0, 0, 0, 0, 0, 1, 0
+                      FROM upsells u
                       JOIN customers c USING (company_id, customer_id)
-                     WHERE d.has_upsell AND %(upsell_in_run)s
                 ), grouped AS (
                     -- changes of states before the first computed month
                     -- count from it, flows only in their month
@@ -1090,9 +1433,13 @@ class KpiEngine:
                 in_run=self._since(SQL("month")),
                 ends_in_run=self._since(SQL("s.last_month")),
                 new_in_run=self._since(SQL("first_deal_month")),
-                upsell_in_run=self._since(SQL("d.month")),
+                upsell_in_run=self._since(SQL("closed_month")),
+                revenue_window=SQL(
+                    "%s::date IS NULL OR w.closed_month >= %s",
+                    self.basis_from,
+                    self.basis_from,
+                ),
                 to=self.month_to,
-                deals=self._deal_months(),
                 **{"from": self.month_from},
             )
         )

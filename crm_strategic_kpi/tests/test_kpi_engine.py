@@ -13,7 +13,11 @@ from odoo.addons.crm_strategic_kpi.models.crm_kpi_value import (
     RECOMPUTE_LOCK,
     RUN_STATE_PARAM,
 )
-from odoo.addons.crm_strategic_kpi.models.kpi_engine import KpiEngine
+from odoo.addons.crm_strategic_kpi.models.kpi_engine import (
+    SPELL_COLUMNS,
+    WON_COLUMNS,
+    KpiEngine,
+)
 
 from .common import KpiCommon
 
@@ -916,24 +920,24 @@ class TestKpiRuns(KpiCommon):
         # March: leads L6, L7 and the early partner; April: the late one
         self.assertMonths("records_created", {3: (3, 0, 3), 4: (1, 0, 1)})
 
-    def test_recent_months_alone_equal_a_run_over_all_months(self):
-        """A run of recent months reads only what they need (old closed
-        leads and customer months over a year back are left out): its
-        figures must be exactly those of a run over the whole history."""
+    def _figures(self, since=MAR):
+        """The stored facts from month ``since`` on, in a comparable form."""
+        self.env.flush_all()
+        self.cr.execute(
+            """
+            SELECT kpi_code, date, company_id, team_id, user_id, segment_id,
+                   campaign_id, source_id, medium_id,
+                   ROUND(numerator::numeric, 6), ROUND(denominator::numeric, 6)
+              FROM crm_kpi_value WHERE date >= %s
+             ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+            """,
+            (since,),
+        )
+        return self.cr.fetchall()
 
-        def figures():
-            self.env.flush_all()
-            self.cr.execute(
-                """
-                SELECT kpi_code, date, company_id, team_id, user_id, segment_id,
-                       campaign_id, source_id, medium_id,
-                       ROUND(numerator::numeric, 6), ROUND(denominator::numeric, 6)
-                  FROM crm_kpi_value WHERE date >= '2026-03-01'
-                 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-                """
-            )
-            return self.cr.fetchall()
-
+    def _long_history(self):
+        """Deals years before the fixture's months, lifecycle spells and
+        logins on both sides of March 2026; returns customer E."""
         # D: a deal long before (Feb 2025) and one in March 2026, so that
         # March needs D's whole history (a repeat customer)
         for name, created, won in (
@@ -981,8 +985,15 @@ class TestKpiRuns(KpiCommon):
                 for day in (date(2026, 2, 28), date(2026, 3, 2))
             ]
         )
+        return cust_e
+
+    def test_recent_months_alone_equal_a_run_over_all_months(self):
+        """A run of recent months reads only what they need (old closed
+        leads and customer months over a year back are left out): its
+        figures must be exactly those of a run over the whole history."""
+        self._long_history()
         self.recompute(date_from=date(2022, 1, 1))
-        everything = figures()
+        everything = self._figures()
         # E was an opportunity from 20 February to 2 April: at the end of March
         self.assertIn(
             ("lifecycle_opportunity", date(2026, 3, 1)),
@@ -1004,8 +1015,203 @@ class TestKpiRuns(KpiCommon):
         self.cr.execute("DELETE FROM crm_kpi_value WHERE date >= '2026-03-01'")
         self.cr.execute("DELETE FROM crm_kpi_total WHERE date >= '2026-03-01'")
         self.env.invalidate_all()
-        self.recompute(date_from=date(2026, 3, 1))
-        self.assertEqual(figures(), everything)
+        summary = self.recompute(date_from=date(2026, 3, 1))
+        # the fixture's changes still wait in the queue: the run read every
+        # won deal from the leads, not the history the first run kept
+        self.assertEqual(summary["history"], "kept")
+        self.assertEqual(self._figures(), everything)
+
+    def _history_customers(self):
+        """F won at 23:30 UTC on 31 January, in February in Berlin: after the
+        cutoff month February. G won an hour earlier (still January in
+        Berlin: kept) and again in March."""
+        cust_f, cust_g = self.env["res.partner"].create(
+            [
+                {"name": "F GmbH", "is_company": True, "user_id": self.user1.id},
+                {"name": "G AG", "is_company": True, "kpi_segment_id": self.seg2.id},
+            ]
+        )
+        for name, customer, won, revenue in (
+            ("F", cust_f, datetime(2026, 1, 31, 23, 30), 700),
+            ("G1", cust_g, datetime(2026, 1, 31, 22, 30), 80),
+            ("G2", cust_g, datetime(2026, 3, 25, 12), 90),
+        ):
+            self._deal(
+                name,
+                customer,
+                self.team2,
+                self.user2,
+                won - timedelta(days=10),
+                won=won,
+                revenue=revenue,
+            )
+        return cust_f, cust_g
+
+    def _engine_tables(self, month_from, month_to=APR):
+        """(history_state, rows of the won deals, spells and customers) of a
+        run's engine prepared for these months."""
+        engine = KpiEngine(
+            self.env, self.company, month_to, month_from=month_from, history=True
+        )
+        engine.prepare(basis=False)
+        rows = {}
+        for table, columns in (
+            ("kpi_tmp_won", WON_COLUMNS),
+            ("kpi_tmp_spell", SPELL_COLUMNS),
+            (
+                "kpi_tmp_customer",
+                (
+                    "company_id",
+                    "customer_id",
+                    "first_at",
+                    "team_id",
+                    "user_id",
+                    "segment_id",
+                    "campaign_id",
+                    "complete",
+                ),
+            ),
+        ):
+            listed = SQL(", ").join(SQL.identifier(c) for c in columns)
+            self.cr.execute(
+                SQL(
+                    "SELECT %s FROM %s ORDER BY %s",
+                    listed,
+                    SQL.identifier(table),
+                    listed,
+                )
+            )
+            rows[table] = self.cr.fetchall()
+        state, cutoff = engine.history_state, engine.history_cutoff
+        engine.drop()
+        return state, cutoff, rows
+
+    def test_customer_history_kept_between_runs(self):
+        """A run keeps the won deals before its cutoff month (two months
+        before its last one) and their activity spells. A later run that
+        starts on or after that month reads them instead of every won deal,
+        and must compute exactly what a run reading the leads computes: same
+        won deals (numbers, predecessors, derived deal types), spells,
+        customers and figures."""
+        self._long_history()
+        self._history_customers()
+        summary = self.recompute(date_from=date(2022, 1, 1))
+        self.assertEqual(summary["history"], "kept")
+        self.cr.execute(
+            "SELECT cutoff, tz, churn_days FROM crm_kpi_history_stamp "
+            "WHERE company_id = %s",
+            (self.company.id,),
+        )
+        self.assertEqual(self.cr.fetchall(), [(FEB, "Europe/Berlin", 60)])
+        # the deals won before February in Berlin: L0, L1, L2, D-old, A-2022,
+        # C-2023, E's first deal and G1 (F and L3 are February's)
+        self.cr.execute(
+            "SELECT l.name FROM crm_kpi_history_won h JOIN crm_lead l ON l.id = h.id"
+        )
+        self.assertEqual(
+            sorted(name for (name,) in self.cr.fetchall()),
+            sorted(["L0", "L1", "L2", "D-old", "A-2022", "C-2023", "E", "G1"]),
+        )
+        everything = self._figures()
+        # as after a nightly run: nothing waits in the queue
+        self.env["crm.kpi.dirty.month"].search([]).unlink()
+        state, cutoff, kept = self._engine_tables(MAR)
+        self.assertEqual((state, cutoff), ("read", FEB))
+        # the same run reading every won deal from the leads
+        with patch.object(KpiEngine, "_kept_history", lambda engine: None):
+            state, cutoff, live = self._engine_tables(MAR)
+        self.assertEqual((state, cutoff), ("kept", None))
+        for table, rows in live.items():
+            self.assertEqual(kept[table], rows, table)
+        self.assertEqual(len(live["kpi_tmp_won"]), 14)
+        # and the figures of a run of recent months from the kept history
+        self.env.flush_all()
+        self.cr.execute("DELETE FROM crm_kpi_value WHERE date >= '2026-03-01'")
+        self.cr.execute("DELETE FROM crm_kpi_total WHERE date >= '2026-03-01'")
+        self.env.invalidate_all()
+        summary = self.recompute(date_from=MAR)
+        self.assertEqual(summary["history"], "read")
+        self.assertEqual(self._figures(), everything)
+
+    def test_kept_history_is_not_read_when_it_may_be_stale(self):
+        """The kept history is read only when nothing it holds can have
+        changed since: otherwise the run reads every won deal from the leads
+        and keeps a new history."""
+        self.recompute()
+        Queue = self.env["crm.kpi.dirty.month"]
+        Queue.search([]).unlink()
+        self.assertEqual(self._engine_tables(MAR)[0], "read")
+        # west of UTC, the UTC day of the cutoff month's first day still
+        # ends the local month before it
+        Queue._mark([(self.company.id, FEB)])
+        self.assertEqual(self._engine_tables(MAR)[0], "kept")
+        Queue.search([]).unlink()
+        self.assertEqual(self._engine_tables(MAR)[0], "read")
+        # a change of a kept deal queues its January days
+        self.l2.expected_revenue = 2500
+        self.assertEqual(self._engine_tables(MAR)[0], "kept")
+        Queue.search([]).unlink()
+        self.assertEqual(self._engine_tables(MAR)[0], "read")
+        # another churn period makes other spells
+        self.company.kpi_churn_days = 90
+        self.assertEqual(self._engine_tables(MAR)[0], "kept")
+        self.assertEqual(self._engine_tables(MAR)[0], "read")
+        # a run from before the cutoff month, or too long after it
+        self.assertEqual(self._engine_tables(JAN)[0], "kept")
+        self.assertEqual(
+            self._engine_tables(date(2026, 7, 1), date(2026, 7, 1))[0], "kept"
+        )
+        # a history kept by another version of the engine
+        self.cr.execute("UPDATE crm_kpi_history_stamp SET version = version - 1")
+        self.assertEqual(
+            self._engine_tables(date(2026, 6, 1), date(2026, 7, 1))[0], "kept"
+        )
+        self.assertEqual(
+            self._engine_tables(date(2026, 6, 1), date(2026, 7, 1))[0], "read"
+        )
+        # a company without a kept history (a run of another company only)
+        company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
+        engine = KpiEngine(
+            self.env, self.company | company2, APR, month_from=MAR, history=True
+        )
+        engine.prepare(basis=False)
+        self.assertIsNone(engine.history_cutoff)
+        engine.drop()
+
+    def test_nightly_run_reads_the_kept_history(self):
+        """After a full run, the nightly run of a day's changes reads the
+        kept history and computes the figures a full run computes."""
+        with freeze_time("2026-04-15 10:00:00"):
+            self.recompute()
+            self.env["crm.kpi.dirty.month"].search([]).unlink()
+            deal = self._deal(
+                "L9",
+                self.cust_b,
+                self.team2,
+                self.user2,
+                datetime(2026, 4, 1, 12),
+                won=datetime(2026, 4, 10, 12),
+                revenue=600,
+            )
+            deal._kpi_mark_dirty()
+            summary = self.env["crm.kpi.value"]._run_incremental()
+            self.assertEqual(summary["history"], "read")
+            nightly = self._figures()
+            self.env.flush_all()
+            self.cr.execute("DELETE FROM crm_kpi_value")
+            self.cr.execute("DELETE FROM crm_kpi_total")
+            self.env.invalidate_all()
+            self.assertEqual(self.recompute()["history"], "kept")
+            self.assertEqual(self._figures(), nightly)
+            self.assertMonths(
+                "won_revenue",
+                {
+                    1: (3000, 0, 3000),
+                    2: (500, 0, 500),
+                    3: (3000, 0, 3000),
+                    4: (600, 0, 600),
+                },
+            )
 
     def test_done_activities_have_an_index(self):
         """The engine counts done activities from a partial index of their
