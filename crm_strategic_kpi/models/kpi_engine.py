@@ -138,6 +138,7 @@ TEMP_TABLES = (
     "kpi_tmp_lifecycle_cube",
     "kpi_tmp_spell",
     "kpi_tmp_customer",
+    "kpi_tmp_customer_base",
     "kpi_tmp_won",
     "kpi_tmp_message",
     "kpi_tmp_lead",
@@ -570,32 +571,37 @@ class KpiEngine:
         the few thousand combinations are found by hashing and numbered
         alone, instead of sorting every customer by eight columns."""
         dims = SQL(", ").join(SQL.identifier(dim) for dim in DIMS)
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_customer_base AS
+            SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
+                   w.campaign_id, w.source_id, w.medium_id,
+                   COALESCE(u.sale_team_id, w.team_id) AS team_id,
+                   cp.user_id, cp.kpi_segment_id AS segment_id,
+                   (COALESCE(cp.email, '') <> ''
+                    AND COALESCE(cp.phone, '') <> ''
+                    AND cp.country_id IS NOT NULL) AS complete
+              FROM kpi_tmp_won w
+              JOIN res_partner cp ON cp.id = w.customer_id
+              LEFT JOIN res_users u ON u.id = cp.user_id
+             WHERE w.rn = 1
+            """
+        )
         # a merge join would sort the customers by the eight columns again
         self.cr.execute("SET LOCAL enable_mergejoin = off")
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_customer AS
-                WITH q AS MATERIALIZED (
-                    SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
-                           w.campaign_id, w.source_id, w.medium_id,
-                           COALESCE(u.sale_team_id, w.team_id) AS team_id,
-                           cp.user_id, cp.kpi_segment_id AS segment_id,
-                           (COALESCE(cp.email, '') <> ''
-                            AND COALESCE(cp.phone, '') <> ''
-                            AND cp.country_id IS NOT NULL) AS complete
-                      FROM kpi_tmp_won w
-                      JOIN res_partner cp ON cp.id = w.customer_id
-                      LEFT JOIN res_users u ON u.id = cp.user_id
-                     WHERE w.rn = 1
-                ), groups AS (
+                WITH groups AS (
                     SELECT company_id, %(dims)s,
                            ROW_NUMBER() OVER (ORDER BY company_id, %(dims)s)
                                AS dim_group
-                      FROM (SELECT DISTINCT company_id, %(dims)s FROM q) d
+                      FROM (SELECT DISTINCT company_id, %(dims)s
+                              FROM kpi_tmp_customer_base) d
                 )
                 SELECT q.*, g.dim_group
-                  FROM q
+                  FROM kpi_tmp_customer_base q
                   JOIN groups g
                     ON g.company_id = q.company_id
                    AND %(same_dims)s
@@ -612,6 +618,7 @@ class KpiEngine:
                 ),
             )
         )
+        self.cr.execute("DROP TABLE kpi_tmp_customer_base")
         self.cr.execute("RESET enable_mergejoin")
         self.cr.execute(
             "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id); "

@@ -1230,6 +1230,54 @@ class TestKpiRuns(KpiCommon):
         self.cr.execute("RESET enable_seqscan")
         self.assertIn("crm_kpi_mail_message_done_activity_index", plan)
 
+    def test_partner_creation_dates_have_an_index(self):
+        """The nightly run reads the partners created in its months (records
+        created) from a range of an index on their creation date."""
+        self.assertTrue(index_exists(self.cr, "crm_kpi_res_partner_create_date_index"))
+        self.cr.execute("SET LOCAL enable_seqscan = off")
+        self.cr.execute(
+            "EXPLAIN SELECT id FROM res_partner WHERE create_date >= '2026-03-01'"
+        )
+        plan = "\n".join(row[0] for row in self.cr.fetchall())
+        self.cr.execute("RESET enable_seqscan")
+        self.assertIn("crm_kpi_res_partner_create_date_index", plan)
+
+    def test_partner_merge_queues_the_moved_deals(self):
+        """Merging partners moves their leads with SQL updates: the days of
+        those leads are queued, so the nightly run recomputes their months
+        (from the leads, not from the kept customer history). X (salesperson
+        u2) won on 8 January; merged into D (no salesperson), January has
+        one new customer of u2 left (B) instead of two."""
+        with freeze_time("2026-04-15 10:00:00"):
+            cust_x = self.env["res.partner"].create(
+                {"name": "X GmbH", "is_company": True, "user_id": self.user2.id}
+            )
+            self._deal(
+                "X1",
+                cust_x,
+                self.team2,
+                self.user2,
+                datetime(2026, 1, 3, 12),
+                won=datetime(2026, 1, 8, 12),
+                revenue=100,
+            )
+            self.recompute()
+            self.assertEqual(
+                self.month_value("new_customers", JAN, user_id=self.user2.id)[0], 2
+            )
+            Queue = self.env["crm.kpi.dirty.month"]
+            Queue.search([]).unlink()
+            self.env["base.partner.merge.automatic.wizard"].create({})._merge(
+                (cust_x | self.cust_d).ids, self.cust_d
+            )
+            self.assertIn(date(2026, 1, 8), Queue.search([]).mapped("day"))
+            summary = self.env["crm.kpi.value"]._run_incremental()
+            self.assertEqual(summary["history"], "kept")
+            self.env.invalidate_all()
+            self.assertEqual(
+                self.month_value("new_customers", JAN, user_id=self.user2.id)[0], 1
+            )
+
     def test_basis_has_one_row_per_customer_and_month(self):
         """F's deals of 5 January and 20 March (60 churn days) make two
         activity spells that share March: active at its start (the first
