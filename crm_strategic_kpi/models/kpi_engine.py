@@ -808,10 +808,12 @@ class KpiEngine:
             return
         companies = list(self._timezones)
         cutoff = self._history_cutoff_of_run()
+        # histories of other (existing) companies stay
         self.cr.execute(
             SQL(
-                """SELECT EXISTS (SELECT 1 FROM crm_kpi_history_stamp
-                                   WHERE company_id <> ALL(%s))""",
+                """SELECT EXISTS (SELECT 1 FROM crm_kpi_history_stamp h
+                                   JOIN res_company c ON c.id = h.company_id
+                                  WHERE h.company_id <> ALL(%s))""",
                 companies,
             )
         )
@@ -825,7 +827,7 @@ class KpiEngine:
                     )
                 )
         else:
-            # the run's companies hold all of it
+            # the run's companies hold all of it (with deleted companies)
             self.cr.execute(
                 SQL(
                     "TRUNCATE %s",
@@ -842,12 +844,34 @@ class KpiEngine:
                 cutoff,
             )
         )
+        # the spells of customers without a deal from the cutoff on are
+        # those of the run; the others' are made of their earlier deals
+        spell_columns = SQL(", ").join(SQL.identifier(c) for c in SPELL_COLUMNS)
         self.cr.execute(
             SQL(
-                "INSERT INTO crm_kpi_history_spell (%s) %s",
-                SQL(", ").join(SQL.identifier(c) for c in SPELL_COLUMNS),
-                self._spells_of(
-                    SQL("(SELECT * FROM kpi_tmp_won WHERE closed_month < %s)", cutoff)
+                """
+                INSERT INTO crm_kpi_history_spell (%(columns)s)
+                SELECT %(columns)s FROM kpi_tmp_spell s
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM kpi_tmp_won w
+                        WHERE w.company_id = s.company_id
+                          AND w.customer_id = s.customer_id
+                          AND w.closed_month >= %(cutoff)s)
+                 UNION ALL
+                SELECT * FROM (%(spells)s) made
+                """,
+                columns=spell_columns,
+                cutoff=cutoff,
+                spells=self._spells_of(
+                    SQL(
+                        """(SELECT * FROM kpi_tmp_won
+                             WHERE closed_month < %s
+                               AND (company_id, customer_id) IN (
+                                   SELECT company_id, customer_id FROM kpi_tmp_won
+                                    WHERE closed_month >= %s))""",
+                        cutoff,
+                        cutoff,
+                    )
                 ),
             )
         )

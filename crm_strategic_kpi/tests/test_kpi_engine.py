@@ -1132,6 +1132,18 @@ class TestKpiRuns(KpiCommon):
         summary = self.recompute(date_from=MAR)
         self.assertEqual(summary["history"], "read")
         self.assertEqual(self._figures(), everything)
+        # G's March deal goes away, A's February deal moves to April: days
+        # after the cutoff, the history is still read, and it keeps G's
+        # and A's spells as they were before the cutoff
+        self.env["crm.lead"].search([("name", "=", "G2")]).unlink()
+        self.l3.date_closed = datetime(2026, 4, 2, 12)
+        self.env["crm.kpi.dirty.month"].search([]).unlink()
+        state, _cutoff, kept = self._engine_tables(MAR)
+        self.assertEqual(state, "read")
+        with patch.object(KpiEngine, "_kept_history", lambda engine: None):
+            live = self._engine_tables(MAR)[2]
+        for table, rows in live.items():
+            self.assertEqual(kept[table], rows, table)
 
     def test_kept_history_is_not_read_when_it_may_be_stale(self):
         """The kept history is read only when nothing it holds can have
@@ -1169,14 +1181,25 @@ class TestKpiRuns(KpiCommon):
         self.assertEqual(
             self._engine_tables(date(2026, 6, 1), date(2026, 7, 1))[0], "read"
         )
-        # a company without a kept history (a run of another company only)
+        # a company without a kept history: the run keeps one for both
         company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
-        engine = KpiEngine(
-            self.env, self.company | company2, APR, month_from=MAR, history=True
-        )
+        both = self.company | company2
+        engine = KpiEngine(self.env, both, APR, month_from=MAR, history=True)
         engine.prepare(basis=False)
-        self.assertIsNone(engine.history_cutoff)
+        self.assertEqual((engine.history_state, engine.history_cutoff), ("kept", None))
         engine.drop()
+        engine = KpiEngine(self.env, both, APR, month_from=MAR, history=True)
+        engine.prepare(basis=False)
+        self.assertEqual(engine.history_state, "read")
+        engine.drop()
+        # a run of company 2 alone from January replaces only its history
+        engine = KpiEngine(self.env, company2, APR, month_from=JAN, history=True)
+        engine.prepare(basis=False)
+        self.assertEqual(engine.history_state, "kept")
+        engine.drop()
+        self.cr.execute("SELECT company_id FROM crm_kpi_history_won")
+        self.assertEqual({row[0] for row in self.cr.fetchall()}, {self.company.id})
+        self.assertEqual(self._engine_tables(MAR)[0], "read")
 
     def test_nightly_run_reads_the_kept_history(self):
         """After a full run, the nightly run of a day's changes reads the
