@@ -16,7 +16,6 @@ from . import crm_kpi_total
 from . import crm_kpi_goal
 from . import crm_lead
 from . import res_partner
-from . import base_partner_merge
 from . import res_users
 from . import crm_kpi_overview
 from . import fact_references

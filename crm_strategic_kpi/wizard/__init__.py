@@ -1,1 +1,2 @@
 from . import crm_kpi_report_wizard
+from . import base_partner_merge
