@@ -1,5 +1,11 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+# Company settings every month's figures depend on: a change queues all of
+# the company's months for the next nightly run.
+KPI_COMPANY_SETTINGS = ("kpi_churn_days", "kpi_clv_margin", "kpi_revenue_source")
 
 
 class ResCompany(models.Model):
@@ -141,6 +147,37 @@ class ResCompany(models.Model):
                         company=company.name,
                     )
                 )
+
+    def write(self, vals):
+        changed = self.browse()
+        settings = [name for name in KPI_COMPANY_SETTINGS if name in vals]
+        if settings:
+            changed = self.filtered(
+                lambda company: any(
+                    company[name]
+                    != company._fields[name].convert_to_cache(vals[name], company)
+                    for name in settings
+                )
+            )
+        res = super().write(vals)
+        changed._kpi_queue_all_months()
+        return res
+
+    def _kpi_queue_all_months(self):
+        """Queue every month of these companies' figures (a day in its
+        middle, which no timezone moves to another month): the next nightly
+        run recomputes them all, after a setting they depend on changed."""
+        Value = self.env["crm.kpi.value"].sudo()
+        today = fields.Date.context_today(self)
+        days = []
+        for company in self:
+            first = Value._first_data_month(company)
+            if first:
+                days += [
+                    (company.id, month + timedelta(days=14))
+                    for month in Value._month_range(first, today)
+                ]
+        self.env["crm.kpi.dirty.month"].sudo()._mark(days)
 
     def _get_kpi_timezone(self):
         """The company's timezone: its partner's, else the first administrator's,

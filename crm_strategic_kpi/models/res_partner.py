@@ -116,9 +116,23 @@ class ResPartner(models.Model):
         relevant = not KPI_PARTNER_FIELDS.isdisjoint(vals)
         if relevant:
             self._kpi_mark_dirty()
+        companies = self.env["res.company"]
+        if "tz" in vals:
+            # a company's timezone (its partner's) draws its months' borders
+            companies = (
+                self.env["res.company"]
+                .sudo()
+                .search([("partner_id", "in", self.ids)])
+                .filtered(
+                    lambda company: (
+                        (company.partner_id.tz or False) != (vals["tz"] or False)
+                    )
+                )
+            )
         res = super().write(vals)
         if relevant:
             self._kpi_mark_dirty()
+        companies._kpi_queue_all_months()
         return res
 
     def unlink(self):

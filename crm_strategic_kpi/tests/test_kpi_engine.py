@@ -1164,8 +1164,10 @@ class TestKpiRuns(KpiCommon):
         self.assertEqual(self._engine_tables(MAR)[0], "kept")
         Queue.search([]).unlink()
         self.assertEqual(self._engine_tables(MAR)[0], "read")
-        # another churn period makes other spells
+        # another churn period makes other spells (and queues every month:
+        # without them, the stamp alone sends the run to the leads)
         self.company.kpi_churn_days = 90
+        Queue.search([]).unlink()
         self.assertEqual(self._engine_tables(MAR)[0], "kept")
         self.assertEqual(self._engine_tables(MAR)[0], "read")
         # a run from before the cutoff month, or too long after it
@@ -1299,6 +1301,55 @@ class TestKpiRuns(KpiCommon):
             self.env.invalidate_all()
             self.assertEqual(
                 self.month_value("new_customers", JAN, user_id=self.user2.id)[0], 1
+            )
+
+    def test_settings_changes_queue_every_month(self):
+        """A company's churn period, CLV margin and timezone change every
+        month's figures: a change queues the middle of each month from the
+        first with data (December 2024, L0's creation) to the current one,
+        and the next nightly run recomputes them all. Saving the same value
+        queues nothing."""
+        Queue = self.env["crm.kpi.dirty.month"]
+        with freeze_time("2026-04-15 10:00:00"):
+            expected = [
+                date(2024, 12, 15),
+                *(date(2025, month, 15) for month in range(1, 13)),
+                *(date(2026, month, 15) for month in range(1, 5)),
+            ]
+            for values in (
+                {"kpi_churn_days": 90},
+                {"kpi_clv_margin": 40},
+                {"partner_id": {"tz": "Europe/Lisbon"}},
+            ):
+                Queue.search([]).unlink()
+                for name, value in values.items():
+                    if name == "partner_id":
+                        self.company.partner_id.write(value)
+                    else:
+                        self.company.write({name: value})
+                self.assertEqual(
+                    sorted(Queue.search([]).mapped("day")), expected, values
+                )
+            Queue.search([]).unlink()
+            self.company.write({"kpi_churn_days": 90, "kpi_clv_margin": 40})
+            self.company.partner_id.tz = "Europe/Lisbon"
+            self.assertFalse(Queue.search([]))
+            # the nightly run after the margin fell from 50 to 20 % recomputes
+            # every month: the 12-month revenues of test_clv times 0.2
+            self.company.write({"kpi_churn_days": 60, "kpi_clv_margin": 50})
+            self.recompute()
+            self.company.kpi_clv_margin = 20
+            summary = self.env["crm.kpi.value"]._run_incremental()
+            self.assertEqual(summary["history"], "kept")
+            self.env.invalidate_all()
+            self.assertMonths(
+                "clv",
+                {
+                    1: (600, 2, 300),
+                    2: (700, 2, 350),
+                    3: (900, 2, 450),
+                    4: (600, 1, 600),
+                },
             )
 
     def test_basis_has_one_row_per_customer_and_month(self):
