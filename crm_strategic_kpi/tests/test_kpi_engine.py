@@ -1240,20 +1240,21 @@ class TestKpiRuns(KpiCommon):
 
     def test_done_activities_have_an_index(self):
         """The engine counts done activities from a partial index of their
-        own: the installation creates it, and a count of one deal's done
-        activities is answered from it."""
+        own: the installation creates it on the deals' messages that carry an
+        activity type. (Whether the planner prefers it to mail's own index on
+        model and record for one deal depends on the table's statistics: the
+        definition is checked, not a plan.)"""
         self.assertTrue(
             index_exists(self.cr, "crm_kpi_mail_message_done_activity_index")
         )
-        self.cr.execute("SET LOCAL enable_seqscan = off")
         self.cr.execute(
-            """EXPLAIN SELECT COUNT(*) FROM mail_message
-                WHERE model = 'crm.lead' AND res_id = 1
-                  AND mail_activity_type_id IS NOT NULL"""
+            """SELECT indexdef FROM pg_indexes
+                WHERE indexname = 'crm_kpi_mail_message_done_activity_index'"""
         )
-        plan = "\n".join(row[0] for row in self.cr.fetchall())
-        self.cr.execute("RESET enable_seqscan")
-        self.assertIn("crm_kpi_mail_message_done_activity_index", plan)
+        definition = self.cr.fetchone()[0]
+        self.assertIn("ON public.mail_message USING btree (res_id)", definition)
+        self.assertIn("(model)::text = 'crm.lead'::text", definition)
+        self.assertIn("mail_activity_type_id IS NOT NULL", definition)
 
     def test_partner_creation_dates_have_an_index(self):
         """The nightly run reads the partners created in its months (records
