@@ -15,6 +15,7 @@ from . import crm_kpi_value
 from . import crm_kpi_total
 from . import crm_kpi_goal
 from . import crm_lead
+from . import crm_team
 from . import res_partner
 from . import res_users
 from . import crm_kpi_overview

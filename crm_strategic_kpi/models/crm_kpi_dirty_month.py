@@ -10,6 +10,12 @@ class CrmKpiDirtyMonth(models.Model):
     recompute in the same transaction that stores the new figures. Days are UTC
     days; the engine widens them by one day on each side before taking the
     month in the company's timezone.
+
+    A day already queued is updated, not skipped: the update locks its row
+    until the change that queued it commits, so a run taking the queue at
+    that moment waits for it (or, when the change committed after the run's
+    snapshot, fails with a serialization error and leaves the queue to its
+    next attempt) instead of consuming the day without seeing the change.
     """
 
     _name = "crm.kpi.dirty.month"
@@ -38,7 +44,7 @@ class CrmKpiDirtyMonth(models.Model):
         self.env.cr.execute(
             SQL(
                 "INSERT INTO crm_kpi_dirty_month (company_id, day) VALUES %s "
-                "ON CONFLICT (company_id, day) DO NOTHING",
+                "ON CONFLICT (company_id, day) DO UPDATE SET day = EXCLUDED.day",
                 SQL(", ").join(SQL("(%s, %s)", c, d) for c, d in sorted(rows)),
             )
         )
@@ -51,7 +57,7 @@ class CrmKpiDirtyMonth(models.Model):
                 "INSERT INTO crm_kpi_dirty_month (company_id, day) "
                 "SELECT DISTINCT q.company_id, q.day::date FROM (%s) q "
                 "WHERE q.company_id IS NOT NULL AND q.day IS NOT NULL "
-                "ON CONFLICT (company_id, day) DO NOTHING",
+                "ON CONFLICT (company_id, day) DO UPDATE SET day = EXCLUDED.day",
                 query,
             )
         )

@@ -16,6 +16,7 @@ from odoo.tools import SQL
 from .crm_kpi import CATEGORIES, UNITS
 from .kpi_engine import (
     DIMS,
+    RUN_STATE_PARAM,
     SCOPE_FORWARD,
     SCOPE_MONTH,
     KpiEngine,
@@ -26,7 +27,6 @@ _logger = logging.getLogger(__name__)
 
 # Two recomputes never overlap: they take this PostgreSQL advisory lock.
 RECOMPUTE_LOCK = 815_620_1907
-RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
 
 

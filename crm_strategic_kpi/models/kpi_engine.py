@@ -16,6 +16,7 @@ Times are compared as local timestamps in the company's timezone, so a deal
 won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
 """
 
+import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ BASIS_WORK_MEM = "256MB"
 # it. HISTORY_VERSION changes whenever what the tables hold is computed
 # differently: kept histories of another version are ignored.
 HISTORY_MAX_AGE = 3
+# the state of a nightly run in progress (see crm.kpi.value._run_incremental)
+RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 HISTORY_VERSION = 1
 HISTORY_TABLES = (
     "crm_kpi_history_stamp",
@@ -719,7 +722,8 @@ class KpiEngine:
           churn period the company has now, at the same cutoff month for all;
         - the run starts on or after the cutoff, at most ``HISTORY_MAX_AGE``
           months after it;
-        - no change before the cutoff month waits in the recompute queue.
+        - no change before the cutoff month waits in the recompute queue or
+          in the state of an interrupted nightly run.
           Every change of a lead or partner a won deal depends on queues the
           days of that deal (before and after the change). A change of a
           deal kept in the history thus queues a day before the cutoff, and
@@ -761,6 +765,18 @@ class KpiEngine:
             )
         )
         if self.cr.fetchone()[0]:
+            return
+        # a nightly run interrupted after it took the queue holds the changed
+        # months in its state until it resumes
+        self.cr.execute(
+            "SELECT value FROM ir_config_parameter WHERE key = %s", (RUN_STATE_PARAM,)
+        )
+        row = self.cr.fetchone()
+        state = json.loads(row[0]) if row and row[0] else None
+        if state and any(
+            company_id in self._timezones and month < cutoff.isoformat()
+            for _scope, company_id, month in state["targets"]
+        ):
             return
         self.history_cutoff = cutoff
         self.history_state = "read"

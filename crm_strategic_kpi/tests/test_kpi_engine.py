@@ -5,6 +5,7 @@ from unittest.mock import patch
 import psycopg2
 from freezegun import freeze_time
 
+from odoo import SUPERUSER_ID, api
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import SQL, index_exists, mute_logger
@@ -1304,6 +1305,81 @@ class TestKpiRuns(KpiCommon):
                 self.month_value("new_customers", JAN, user_id=self.user2.id)[0], 1
             )
 
+    def test_kept_history_waits_for_an_interrupted_run(self):
+        """A nightly run that took the queue and was interrupted before its
+        first commit holds the changed months in its state: until it
+        resumes, no run reads the kept history. L1 (January) grows from 1000
+        to 1600: March's CLV becomes (A 2100 + C 3000) x 0.5 = 2550 over 2."""
+        Value = self.env["crm.kpi.value"]
+        with freeze_time("2026-04-15 10:00:00"):
+            self.recompute()
+            self.env["crm.kpi.dirty.month"].search([]).unlink()
+            self.l1.expected_revenue = 1600
+            state = Value._take_dirty_queue(APR)
+            self.env["ir.config_parameter"].set_param(
+                RUN_STATE_PARAM, json.dumps(state)
+            )
+            self.assertFalse(self.env["crm.kpi.dirty.month"].search([]))
+            self.assertEqual(self._engine_tables(MAR)[0], "kept")
+            summary = Value._run_incremental()
+            self.assertEqual(summary["history"], "kept")
+            self.env.invalidate_all()
+            self.assertEqual(self.month_value("clv", MAR), (2550, 2, 1275))
+            self.assertEqual(self._engine_tables(MAR)[0], "read")
+
+    def test_team_moving_to_another_company_queues_its_deals(self):
+        """A deal without a company of its own belongs to its team's company
+        (else the main one). H1 (700, won 10 January, team T3 without a
+        company) moves to company 2 with its team: the days of its deals are
+        queued under both companies, and the nightly run moves its figures.
+        Deleting the team queues them again (the deal falls back to the main
+        company)."""
+        Queue = self.env["crm.kpi.dirty.month"]
+        with freeze_time("2026-04-15 10:00:00"):
+            company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
+            team3 = self.env["crm.team"].create({"name": "T3", "company_id": False})
+            cust_h = self.env["res.partner"].create(
+                {"name": "H GmbH", "is_company": True}
+            )
+            h1 = self._deal(
+                "H1",
+                cust_h,
+                team3,
+                False,
+                datetime(2026, 1, 5, 12),
+                won=datetime(2026, 1, 10, 12),
+                revenue=700,
+            )
+            self._sql_dates("crm_lead", h1, company_id=None)
+            self.recompute()
+            self.assertEqual(self.month_value("won_revenue", JAN)[0], 3700)
+            Queue.search([]).unlink()
+            team3.company_id = company2
+            queued = {(q.company_id, q.day) for q in Queue.search([])}
+            self.assertEqual(
+                queued,
+                {
+                    (company, day)
+                    for company in (self.company, company2)
+                    for day in (date(2026, 1, 5), date(2026, 1, 10))
+                },
+            )
+            Value = self.env["crm.kpi.value"]
+            Value._run_incremental()
+            self.env.invalidate_all()
+            self.assertEqual(self.month_value("won_revenue", JAN)[0], 3000)
+            self.assertMonths("won_revenue", {1: (700, 0, 700)}, company=company2)
+            team3.unlink()
+            queued = {(q.company_id, q.day) for q in Queue.search([])}
+            self.assertEqual(
+                queued,
+                {
+                    (company, day)
+                    for company in (self.company, company2)
+                    for day in (date(2026, 1, 5), date(2026, 1, 10))
+                },
+            )
+
     def test_settings_changes_queue_every_month(self):
         """A company's churn period, CLV margin and timezone change every
         month's figures: a change queues the middle of each month from the
@@ -1472,6 +1548,38 @@ class TestKpiRuns(KpiCommon):
                 self.assertEqual(
                     {key: value for key, value in counts.items() if any(value)},
                     expected,
+                )
+
+    def test_queued_day_is_locked_until_its_change_commits(self):
+        """A change queuing a day that is queued already locks its row until
+        the change commits: a run taking the queue meanwhile waits for it
+        instead of consuming the day without seeing the change."""
+        company, day = self.company.id, date(1999, 1, 1)
+        registry = self.env.registry
+        with registry.cursor() as setup:
+            setup.execute(
+                "INSERT INTO crm_kpi_dirty_month (company_id, day) VALUES (%s, %s)",
+                (company, day),
+            )
+        try:
+            with registry.cursor() as writer, registry.cursor() as taker:
+                api.Environment(writer, SUPERUSER_ID, {})["crm.kpi.dirty.month"]._mark(
+                    [(company, day)]
+                )
+                taker.execute("SET lock_timeout = '300ms'")
+                with (
+                    self.assertRaises(psycopg2.errors.LockNotAvailable),
+                    mute_logger("odoo.sql_db"),
+                ):
+                    taker.execute(
+                        "DELETE FROM crm_kpi_dirty_month WHERE day = %s", (day,)
+                    )
+                taker.rollback()
+                writer.rollback()
+        finally:
+            with registry.cursor() as cleanup:
+                cleanup.execute(
+                    "DELETE FROM crm_kpi_dirty_month WHERE day = %s", (day,)
                 )
 
     def test_recompute_waits_for_no_one_but_refuses_overlap(self):
