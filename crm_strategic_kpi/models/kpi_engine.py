@@ -141,6 +141,7 @@ TEMP_TABLES = (
     "kpi_tmp_lifecycle_cube",
     "kpi_tmp_spell",
     "kpi_tmp_customer",
+    "kpi_tmp_customer_base",
     "kpi_tmp_won",
     "kpi_tmp_message",
     "kpi_tmp_lead",
@@ -569,28 +570,59 @@ class KpiEngine:
         acquisition channel from the first won deal. Odoo 18 removed the sales
         team of partners: the customer's team is its salesperson's main team,
         else the team of its first won deal. ``dim_group`` numbers the
-        combinations of company and dimensions (see _build_customer_cube)."""
+        combinations of company and dimensions (see _build_customer_cube):
+        the few thousand combinations are found by hashing and numbered
+        alone, instead of sorting every customer by eight columns."""
+        dims = SQL(", ").join(SQL.identifier(dim) for dim in DIMS)
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_customer_base AS
+            SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
+                   w.campaign_id, w.source_id, w.medium_id,
+                   COALESCE(u.sale_team_id, w.team_id) AS team_id,
+                   cp.user_id, cp.kpi_segment_id AS segment_id,
+                   (COALESCE(cp.email, '') <> ''
+                    AND COALESCE(cp.phone, '') <> ''
+                    AND cp.country_id IS NOT NULL) AS complete
+              FROM kpi_tmp_won w
+              JOIN res_partner cp ON cp.id = w.customer_id
+              LEFT JOIN res_users u ON u.id = cp.user_id
+             WHERE w.rn = 1
+            """
+        )
+        # a merge join would sort the customers by the eight columns again
+        self.cr.execute("SET LOCAL enable_mergejoin = off")
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_customer AS
-                SELECT q.*, DENSE_RANK() OVER (ORDER BY q.company_id, %s) AS dim_group
-                  FROM (
-                    SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
-                           w.campaign_id, w.source_id, w.medium_id,
-                           COALESCE(u.sale_team_id, w.team_id) AS team_id,
-                           cp.user_id, cp.kpi_segment_id AS segment_id,
-                           (COALESCE(cp.email, '') <> ''
-                            AND COALESCE(cp.phone, '') <> ''
-                            AND cp.country_id IS NOT NULL) AS complete
-                      FROM kpi_tmp_won w
-                      JOIN res_partner cp ON cp.id = w.customer_id
-                      LEFT JOIN res_users u ON u.id = cp.user_id
-                     WHERE w.rn = 1) q
+                WITH groups AS (
+                    SELECT company_id, %(dims)s,
+                           ROW_NUMBER() OVER (ORDER BY company_id, %(dims)s)
+                               AS dim_group
+                      FROM (SELECT DISTINCT company_id, %(dims)s
+                              FROM kpi_tmp_customer_base) d
+                )
+                SELECT q.*, g.dim_group
+                  FROM kpi_tmp_customer_base q
+                  JOIN groups g
+                    ON g.company_id = q.company_id
+                   AND %(same_dims)s
                 """,
-                SQL(", ").join(SQL.identifier("q", dim) for dim in DIMS),
+                dims=dims,
+                same_dims=SQL(" AND ").join(
+                    # equal keys (no record has the id 0) for a hash join
+                    SQL(
+                        "COALESCE(g.%s, 0) = COALESCE(q.%s, 0)",
+                        SQL.identifier(dim),
+                        SQL.identifier(dim),
+                    )
+                    for dim in DIMS
+                ),
             )
         )
+        self.cr.execute("DROP TABLE kpi_tmp_customer_base")
+        self.cr.execute("RESET enable_mergejoin")
         self.cr.execute(
             "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id); "
             "ANALYZE kpi_tmp_customer"
@@ -616,30 +648,8 @@ class KpiEngine:
         if self.history_cutoff:
             # the kept spells of customers without a deal since the cutoff
             # are as they were; the others' spells are made anew
-            query = SQL(
-                """
-                SELECT %(columns)s FROM crm_kpi_history_spell h
-                 WHERE h.company_id = ANY(%(companies)s)
-                   AND NOT EXISTS (
-                           SELECT 1 FROM kpi_tmp_won w
-                            WHERE w.company_id = h.company_id
-                              AND w.customer_id = h.customer_id
-                              AND w.closed_month >= %(cutoff)s)
-                 UNION ALL
-                SELECT * FROM (%(spells)s) made
-                """,
-                cutoff=self.history_cutoff,
-                companies=list(self._timezones),
-                columns=SQL(", ").join(SQL.identifier("h", c) for c in SPELL_COLUMNS),
-                spells=self._spells_of(
-                    SQL(
-                        """(SELECT * FROM kpi_tmp_won
-                             WHERE (company_id, customer_id) IN (
-                                   SELECT company_id, customer_id FROM kpi_tmp_won
-                                    WHERE closed_month >= %s))""",
-                        self.history_cutoff,
-                    )
-                ),
+            query = self._spells_around(
+                SQL("crm_kpi_history_spell"), self.history_cutoff, before=False
             )
         else:
             query = self._spells_of(SQL("kpi_tmp_won"))
@@ -701,6 +711,41 @@ class KpiEngine:
               FROM months
             """,
             won=won,
+        )
+
+    def _spells_around(self, spells, cutoff, before):
+        """Spells (``SPELL_COLUMNS``) of the run's customers around a cutoff
+        month: those in the table ``spells`` for customers without a won deal
+        from ``cutoff`` on; for the others, spells made of their won deals
+        (with ``before``, of those before the cutoff only)."""
+        later = SQL(
+            "SELECT company_id, customer_id FROM kpi_tmp_won WHERE closed_month >= %s",
+            cutoff,
+        )
+        return SQL(
+            """
+            SELECT %(columns)s FROM %(spells)s s
+             WHERE s.company_id = ANY(%(companies)s)
+               AND NOT EXISTS (
+                   SELECT 1 FROM kpi_tmp_won w
+                    WHERE w.company_id = s.company_id
+                      AND w.customer_id = s.customer_id
+                      AND w.closed_month >= %(cutoff)s)
+             UNION ALL
+            SELECT * FROM (%(made)s) made
+            """,
+            columns=SQL(", ").join(SQL.identifier("s", c) for c in SPELL_COLUMNS),
+            spells=spells,
+            companies=list(self._timezones),
+            cutoff=cutoff,
+            made=self._spells_of(
+                SQL(
+                    "(SELECT * FROM kpi_tmp_won "
+                    "WHERE %s (company_id, customer_id) IN (%s))",
+                    SQL("closed_month < %s AND", cutoff) if before else SQL(),
+                    later,
+                )
+            ),
         )
 
     # ------------------------------------------------------------ kept history
@@ -792,10 +837,12 @@ class KpiEngine:
             return
         companies = list(self._timezones)
         cutoff = self._history_cutoff_of_run()
+        # histories of other (existing) companies stay
         self.cr.execute(
             SQL(
-                """SELECT EXISTS (SELECT 1 FROM crm_kpi_history_stamp
-                                   WHERE company_id <> ALL(%s))""",
+                """SELECT EXISTS (SELECT 1 FROM crm_kpi_history_stamp h
+                                   JOIN res_company c ON c.id = h.company_id
+                                  WHERE h.company_id <> ALL(%s))""",
                 companies,
             )
         )
@@ -809,7 +856,7 @@ class KpiEngine:
                     )
                 )
         else:
-            # the run's companies hold all of it
+            # the run's companies hold all of it (with deleted companies)
             self.cr.execute(
                 SQL(
                     "TRUNCATE %s",
@@ -826,13 +873,13 @@ class KpiEngine:
                 cutoff,
             )
         )
+        # the spells of customers without a deal from the cutoff on are
+        # those of the run; the others' are made of their earlier deals
         self.cr.execute(
             SQL(
                 "INSERT INTO crm_kpi_history_spell (%s) %s",
                 SQL(", ").join(SQL.identifier(c) for c in SPELL_COLUMNS),
-                self._spells_of(
-                    SQL("(SELECT * FROM kpi_tmp_won WHERE closed_month < %s)", cutoff)
-                ),
+                self._spells_around(SQL("kpi_tmp_spell"), cutoff, before=True),
             )
         )
         self.cr.execute(
@@ -846,6 +893,9 @@ class KpiEngine:
                 cutoff,
             )
         )
+        # the planner's estimates for the next run's joins (it may come in
+        # the same transaction, before autovacuum analyses the new rows)
+        self.cr.execute("ANALYZE crm_kpi_history_won, crm_kpi_history_spell")
         self.history_state = "kept"
 
     def _deal_months(self):
@@ -1303,18 +1353,25 @@ class KpiEngine:
                        -- a spell that ends before the first computed month
                        -- changes nothing from it on
                        AND %(ends_in_run)s
-                ), deals AS (
-                    %(deals)s
                 ), spans AS (
-                    -- the revenue of a deal's month counts in the 12-month
-                    -- revenue of the twelve months from it on, in those its
-                    -- customer is active at the end (per spell)
-                    SELECT c.dim_group, d.revenue,
-                           GREATEST(d.month, c.end_from) AS lo,
-                           LEAST((d.month + INTERVAL '11 months')::date,
+                    -- the revenue of a deal counts in the 12-month revenue of
+                    -- the twelve months from its month on, in those its
+                    -- customer is active at the end (per spell); sums being
+                    -- exact, deal by deal (no need to sum them per customer
+                    -- and month first)
+                    SELECT c.dim_group, w.revenue,
+                           GREATEST(w.closed_month, c.end_from) AS lo,
+                           LEAST((w.closed_month + INTERVAL '11 months')::date,
                                  (c.last_month - INTERVAL '1 month')::date) AS hi
-                      FROM deals d
+                      FROM kpi_tmp_won w
                       JOIN covered c USING (company_id, customer_id)
+                     WHERE %(revenue_window)s
+                ), upsells AS (
+                    -- customers with an upsell or cross-sell in a month
+                    SELECT DISTINCT company_id, customer_id, closed_month AS month
+                      FROM kpi_tmp_won
+                     WHERE deal_type IN ('upsell', 'cross_sell')
+                       AND %(upsell_in_run)s
                 ), changes AS (
                     -- states: active at the start, at the end (complete
                     -- customers apart), a repeat customer at the end (from
@@ -1355,10 +1412,9 @@ class KpiEngine:
                       FROM customers
                      WHERE %(new_in_run)s
                      UNION ALL
-                    SELECT c.dim_group, d.month, 0, 0, 0, 0, 0, 0, 1, 0
-                      FROM deals d
+                    SELECT c.dim_group, u.month, 0, 0, 0, 0, 0, 0, 1, 0
+                      FROM upsells u
                       JOIN customers c USING (company_id, customer_id)
-                     WHERE d.has_upsell AND %(upsell_in_run)s
                 ), grouped AS (
                     -- changes of states before the first computed month
                     -- count from it, flows only in their month
@@ -1418,9 +1474,13 @@ class KpiEngine:
                 in_run=self._since(SQL("month")),
                 ends_in_run=self._since(SQL("s.last_month")),
                 new_in_run=self._since(SQL("first_deal_month")),
-                upsell_in_run=self._since(SQL("d.month")),
+                upsell_in_run=self._since(SQL("closed_month")),
+                revenue_window=SQL(
+                    "%s::date IS NULL OR w.closed_month >= %s",
+                    self.basis_from,
+                    self.basis_from,
+                ),
                 to=self.month_to,
-                deals=self._deal_months(),
                 **{"from": self.month_from},
             )
         )
