@@ -53,14 +53,14 @@ BASIS_WORK_MEM = "256MB"
 # it. HISTORY_VERSION changes whenever what the tables hold is computed
 # differently: kept histories of another version are ignored.
 HISTORY_MAX_AGE = 3
-# the state of a nightly run in progress (see crm.kpi.value._run_incremental)
-RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 HISTORY_VERSION = 1
 HISTORY_TABLES = (
     "crm_kpi_history_stamp",
     "crm_kpi_history_won",
     "crm_kpi_history_spell",
 )
+# the state of a nightly run in progress (see crm.kpi.value._run_incremental)
+RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
 WON_COLUMNS = (
     "id",
     "company_id",
