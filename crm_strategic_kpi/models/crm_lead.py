@@ -113,6 +113,8 @@ class CrmLead(models.Model):
         if not self.ids:
             return
         self.flush_model()
+        # the company of a deal without one is its team's
+        self.env["crm.team"].flush_model(["company_id"])
         main_company = self.env.ref("base.main_company").id
         self.env["crm.kpi.dirty.month"]._mark_query(
             SQL(

@@ -322,6 +322,15 @@ class KpiCommon(BaseCommon):
             ]
         )
 
+    def forget_facts(self, since=None):
+        """Delete the stored facts and monthly totals (from month ``since``
+        on), so that the next run writes them anew."""
+        self.env.flush_all()
+        where = SQL("WHERE date >= %s", since) if since else SQL()
+        self.env.cr.execute(SQL("DELETE FROM crm_kpi_value %s", where))
+        self.env.cr.execute(SQL("DELETE FROM crm_kpi_total %s", where))
+        self.env.invalidate_all()
+
     def recompute(self, **kwargs):
         kwargs.setdefault("date_from", date(2026, 1, 1))
         kwargs.setdefault("date_to", date(2026, 4, 1))

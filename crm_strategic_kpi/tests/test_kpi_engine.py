@@ -709,16 +709,11 @@ class TestKpiEdgeCases(KpiCommon):
             )
             return self.cr.fetchall()
 
-        def empty():
-            self.env.flush_all()
-            self.cr.execute("DELETE FROM crm_kpi_value; DELETE FROM crm_kpi_total")
-            self.env.invalidate_all()
-
-        empty()
+        self.forget_facts()
         self.recompute()
         as_they_are = snapshot()
         self.assertGreater(len(as_they_are), 50)
-        empty()
+        self.forget_facts()
         with patch.object(KpiEngine, "is_cube_read", return_value=False):
             self.recompute()
         self.assertEqual(snapshot(), as_they_are)
@@ -1012,10 +1007,7 @@ class TestKpiRuns(KpiCommon):
         self.assertGreater(len({row[0] for row in everything}), 15)
         # the run of recent months writes its months anew (a run over the
         # same data would keep every fact as it is)
-        self.env.flush_all()
-        self.cr.execute("DELETE FROM crm_kpi_value WHERE date >= '2026-03-01'")
-        self.cr.execute("DELETE FROM crm_kpi_total WHERE date >= '2026-03-01'")
-        self.env.invalidate_all()
+        self.forget_facts(MAR)
         summary = self.recompute(date_from=date(2026, 3, 1))
         # the fixture's changes still wait in the queue: the run read every
         # won deal from the leads, not the history the first run kept
@@ -1126,10 +1118,7 @@ class TestKpiRuns(KpiCommon):
             self.assertEqual(kept[table], rows, table)
         self.assertEqual(len(live["kpi_tmp_won"]), 14)
         # and the figures of a run of recent months from the kept history
-        self.env.flush_all()
-        self.cr.execute("DELETE FROM crm_kpi_value WHERE date >= '2026-03-01'")
-        self.cr.execute("DELETE FROM crm_kpi_total WHERE date >= '2026-03-01'")
-        self.env.invalidate_all()
+        self.forget_facts(MAR)
         summary = self.recompute(date_from=MAR)
         self.assertEqual(summary["history"], "read")
         self.assertEqual(self._figures(), everything)
@@ -1223,10 +1212,7 @@ class TestKpiRuns(KpiCommon):
             summary = self.env["crm.kpi.value"]._run_incremental()
             self.assertEqual(summary["history"], "read")
             nightly = self._figures()
-            self.env.flush_all()
-            self.cr.execute("DELETE FROM crm_kpi_value")
-            self.cr.execute("DELETE FROM crm_kpi_total")
-            self.env.invalidate_all()
+            self.forget_facts()
             self.assertEqual(self.recompute()["history"], "kept")
             self.assertEqual(self._figures(), nightly)
             self.assertMonths(
