@@ -56,6 +56,8 @@ class CrmKpiGoal(models.Model):
         default=lambda self: self.env.user,
         tracking=True,
         domain=[("share", "=", False)],
+        help="The goal's figures are computed with the owner's access rights: "
+        "they hold only what the owner may read.",
     )
     company_id = fields.Many2one(
         comodel_name="res.company",
@@ -404,6 +406,62 @@ class CrmKpiGoal(models.Model):
         delta = relativedelta(month_start(end), month_start(start))
         return delta.years * 12 + delta.months + 1
 
+    def _get_fact_reader(self):
+        """``crm.kpi.value`` with the access rights of the goal's owner, in
+        the owner's companies: the goal's figures hold only the facts its
+        owner may read, whoever refreshes them (the nightly job included).
+        A goal without owner is read by KPI managers only (and by the members
+        of its team, whose facts it then holds)."""
+        self.ensure_one()
+        Value = self.env["crm.kpi.value"]
+        owner = self.user_id
+        if not owner:
+            return Value.sudo()
+        return Value.with_user(owner).with_context(
+            allowed_company_ids=owner.company_ids.ids
+        )
+
+    @api.constrains("user_id", "team_id", "company_id")
+    def _check_scope_readable(self):
+        """A goal on a sales team needs an owner who may read that team's
+        figures in the goal's company: the facts' own rules decide."""
+        Rule = self.env["ir.rule"]
+        for goal in self.filtered(lambda g: g.user_id and g.team_id):
+            owner = goal.user_id
+            if goal.company_id not in owner.company_ids:
+                raise ValidationError(
+                    self.env._(
+                        "%(owner)s does not work in %(company)s and cannot own "
+                        "the goal %(goal)s.",
+                        owner=owner.name,
+                        company=goal.company_id.name,
+                        goal=goal.name,
+                    )
+                )
+            # constraints run as superuser: take the owner's own rights
+            env = goal.with_user(owner).with_context(
+                allowed_company_ids=owner.company_ids.ids
+            ).env
+            probe = (
+                self.env["crm.kpi.value"]
+                .sudo()
+                .new({"company_id": goal.company_id.id, "team_id": goal.team_id.id})
+            )
+            if not (
+                env["crm.kpi.value"].has_access("read")
+                and probe.filtered_domain(Rule.with_env(env)._kpi_read_domain())
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "%(owner)s may not read the figures of the sales team "
+                        "%(team)s, so the goal %(goal)s cannot be scoped to it. "
+                        "Choose a team the owner belongs to, or another owner.",
+                        owner=owner.name,
+                        team=goal.team_id.name,
+                        goal=goal.name,
+                    )
+                )
+
     def _get_fact_domain(self, date_from, date_to):
         self.ensure_one()
         domain = [
@@ -424,14 +482,10 @@ class CrmKpiGoal(models.Model):
         scope, or None when a ratio has no denominator."""
         self.ensure_one()
         kpi = self.kpi_id
-        [(num, den)] = (
-            self.env["crm.kpi.value"]
-            .sudo()
-            ._read_group(
-                self._get_fact_domain(date_from, date_to),
-                [],
-                ["numerator:sum", "denominator:sum"],
-            )
+        [(num, den)] = self._get_fact_reader()._read_group(
+            self._get_fact_domain(date_from, date_to),
+            [],
+            ["numerator:sum", "denominator:sum"],
         )
         num, den = num or 0.0, den or 0.0
         if kpi.is_ratio:
@@ -443,14 +497,10 @@ class CrmKpiGoal(models.Model):
         ratio without denominator, 0 for a count without facts."""
         self.ensure_one()
         kpi = self.kpi_id
-        groups = (
-            self.env["crm.kpi.value"]
-            .sudo()
-            ._read_group(
-                self._get_fact_domain(date_from, date_to),
-                ["date:month"],
-                ["numerator:sum", "denominator:sum"],
-            )
+        groups = self._get_fact_reader()._read_group(
+            self._get_fact_domain(date_from, date_to),
+            ["date:month"],
+            ["numerator:sum", "denominator:sum"],
         )
         by_month = {month_start(month): (num, den) for month, num, den in groups}
         values = []

@@ -1,7 +1,7 @@
 import logging
 
-from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL
 from odoo.tools.safe_eval import safe_eval
@@ -32,6 +32,16 @@ class CrmKpiSegment(models.Model):
         "this domain join the segment, unless an earlier segment took them or "
         "their segment is kept by hand.",
     )
+    rule_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Rule Evaluated As",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The user who last wrote the rule: it is evaluated with this "
+        "user's access rights and companies, so it reaches only the customers "
+        "and fields that user may read.",
+    )
     partner_ids = fields.One2many(
         comodel_name="res.partner", inverse_name="kpi_segment_id"
     )
@@ -48,11 +58,34 @@ class CrmKpiSegment(models.Model):
         for segment in self:
             segment.partner_count = counts.get(segment, 0)
 
-    @api.constrains("rule")
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            vals["rule_user_id"] = self.env.uid
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "rule" in vals or "company_id" in vals:
+            vals = dict(vals, rule_user_id=self.env.uid)
+        return super().write(vals)
+
+    @api.constrains("rule", "company_id")
     def _check_rule(self):
+        # constraints run as superuser: the rule is checked with the rights
+        # of the user who writes it
+        partners = self.env["res.partner"].with_user(self.env.uid)
         for segment in self:
             try:
-                segment._get_rule_domain()
+                segment._get_rule_domain(partners)
+            except AccessError as exc:
+                raise ValidationError(
+                    self.env._(
+                        "The rule of segment %(segment)s filters on data you may "
+                        "not read: %(error)s",
+                        segment=segment.name,
+                        error=exc,
+                    )
+                ) from exc
             except Exception as exc:
                 raise ValidationError(
                     self.env._(
@@ -63,17 +96,45 @@ class CrmKpiSegment(models.Model):
                     )
                 ) from exc
 
-    def _get_rule_domain(self):
-        """The rule as a validated Domain on res.partner (raises if invalid)."""
+    def _get_rule_domain(self, partners=None):
+        """The rule as a validated Domain on res.partner (raises if invalid,
+        AccessError if it filters on a field ``partners``' user may not
+        read; by default the current user's)."""
         self.ensure_one()
         domain = Domain(safe_eval(self.rule or "[]"))
-        partners = self.env["res.partner"]
+        partners = self.env["res.partner"] if partners is None else partners
         domain.validate(partners)
-        # compiling the query catches unknown fields and bad operators
+        # compiling the query catches unknown fields, bad operators and
+        # fields the user may not read
         partners._search(domain)
         return domain
 
+    def _get_rule_partners(self):
+        """res.partner as the segment's rule is evaluated: with the rights of
+        the user who wrote the rule, in the segment's company (or, for a
+        segment of every company, in that user's companies). None when that
+        user is gone or does not work in the segment's company."""
+        self.ensure_one()
+        Partner = self.env["res.partner"].with_context(active_test=False)
+        author = self.rule_user_id
+        if not author or author.id == SUPERUSER_ID:
+            # rules shipped with the module, or written by the system
+            return Partner.sudo()
+        author = author.sudo()
+        if not author.active:
+            return None
+        companies = self.company_id or author.company_ids
+        if companies - author.company_ids:
+            return None
+        return Partner.with_user(author).with_context(
+            allowed_company_ids=companies.ids
+        )
+
     def action_assign_segments(self):
+        if not self.env.user.has_group("crm_strategic_kpi.group_kpi_manager"):
+            raise AccessError(
+                self.env._("Only KPI managers can reassign the customer segments.")
+            )
         count = self._assign_segments()
         return {
             "type": "ir.actions.client",
@@ -105,14 +166,22 @@ class CrmKpiSegment(models.Model):
         Partner = self.env["res.partner"].with_context(active_test=False)
         segments = self.sudo().search([], order="sequence, id")  # pylint: disable=no-search-all
         for segment in segments:
+            partners = segment._get_rule_partners()
+            if partners is None:
+                _logger.warning(
+                    "Segment %s skipped: the user of its rule is archived or "
+                    "no longer works in its company",
+                    segment.id,
+                )
+                continue
             try:
                 with cr.savepoint():
-                    domain = segment._get_rule_domain()
+                    domain = segment._get_rule_domain(partners)
                     if segment.company_id:
                         domain &= Domain(
                             "company_id", "in", [segment.company_id.id, False]
                         )
-                    query = Partner.sudo()._search(domain)
+                    query = partners._search(domain)
                     cr.execute(
                         SQL(
                             """

@@ -3,7 +3,7 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from .common import KpiCommon
 
@@ -12,7 +12,8 @@ from .common import KpiCommon
 class TestSmartGoals(KpiCommon):
     """Goals on the fixture's figures (see common.KpiCommon).
 
-    Monthly figures used below (company-wide):
+    Monthly figures used below (company-wide: the goals' owner is a sales
+    manager, who reads every team's figures):
     won revenue Jan 3000, Feb 500, Mar 3000, Apr none;
     sales cycle Jan 51 days / 2 deals, Feb 21 / 1, Mar 30 / 1;
     win rate Feb 1 / 2, Mar 1 / 2; won deals Jan 2, Feb 1, Mar 1.
@@ -27,12 +28,15 @@ class TestSmartGoals(KpiCommon):
         cls.kpi = {k.code: k for k in cls.env["crm.kpi"].search([])}
         cls.sell_more = cls.env.ref("crm_strategic_kpi.objective_sell_more")
         cls.cycle = cls.env.ref("crm_strategic_kpi.objective_sales_cycle")
+        cls.planner = new_test_user(
+            cls.env, login="kpi_planner", groups="sales_team.group_sale_manager"
+        )
 
     def goal(self, **vals):
         defaults = {
             "name": "Goal",
             "description": "<p>Plan</p>",
-            "user_id": self.user1.id,
+            "user_id": self.planner.id,
             "achievable_note": "We can.",
             "objective_id": self.sell_more.id,
         }
@@ -180,7 +184,7 @@ class TestSmartGoals(KpiCommon):
         self.assertAlmostEqual(goal.expected_progress, 75)
         activity = goal.activity_ids
         self.assertEqual(len(activity), 1)
-        self.assertEqual(activity.user_id, self.user1)
+        self.assertEqual(activity.user_id, self.planner)
         self.assertIn("Off track", goal.message_ids[0].body)
         self.assertEqual(goal.checkpoint_ids.mapped("date"), [date(2026, 4, 15)])
         # the next night: no new warning while the status stays
@@ -245,9 +249,16 @@ class TestSmartGoals(KpiCommon):
         self.assertEqual(facts.kpi_id, self.kpi["won_revenue"])
 
     def test_users_manage_only_their_goals(self):
-        mine = self.goal(kpi_id=self.kpi["won_count"].id).with_user(self.user1)
-        theirs = self.goal(kpi_id=self.kpi["won_count"].id, user_id=self.user2.id)
+        mine = self.goal(
+            kpi_id=self.kpi["won_count"].id, user_id=self.user1.id
+        ).with_user(self.user1)
+        team_goal = self.goal(kpi_id=self.kpi["won_count"].id, team_id=self.team1.id)
+        colleagues = self.goal(kpi_id=self.kpi["won_count"].id, user_id=self.user2.id)
         mine.name = "Mine"
-        self.assertEqual(theirs.with_user(self.user1).name, "Goal")  # readable
+        # his team's goal is readable, not writable
+        self.assertEqual(team_goal.with_user(self.user1).name, "Goal")
         with self.assertRaises(AccessError):
-            theirs.with_user(self.user1).name = "Not mine"
+            team_goal.with_user(self.user1).name = "Not mine"
+        # a colleague's goal of another team is neither
+        with self.assertRaises(AccessError):
+            colleagues.with_user(self.user1).read(["name"])

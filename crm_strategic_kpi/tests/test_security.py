@@ -126,9 +126,10 @@ class TestRecordRules(KpiCommon):
         everything = self.env["crm.kpi.value"].with_user(self.all_leads).search([])
         self.assertEqual(everything, self.env["crm.kpi.value"].search([]))
 
-    def test_goals_read_by_all_users_managed_by_owner(self):
+    def test_goals_read_by_owner_and_team_managed_by_owner(self):
         goal_as_u2 = self.goal.with_user(self.user2)
-        self.assertEqual(goal_as_u2.name, "A's goal")
+        with self.assertRaises(AccessError):
+            goal_as_u2.read(["name"])
         with self.assertRaises(AccessError):
             goal_as_u2.write({"name": "taken"})
         self.goal.with_user(self.user1).write({"name": "mine"})
@@ -137,6 +138,7 @@ class TestRecordRules(KpiCommon):
         )
         self.goal.with_user(manager).write({"name": "managed"})
         self.assertEqual(self.goal.name, "managed")
+        self.assertEqual(self.goal.with_user(self.all_leads).name, "managed")
 
     def test_technical_models_are_for_administrators(self):
         for model in (
