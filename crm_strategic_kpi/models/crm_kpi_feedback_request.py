@@ -83,13 +83,13 @@ class CrmKpiFeedbackRequest(models.Model):
 
     # ------------------------------------------------------------ public page
     @api.model
-    def _get_by_token(self, token):
-        """The open request of ``token``, or an empty recordset when the token
-        is unknown or expired."""
+    def _get_by_token(self, token, include_expired=False):
+        """The open request of ``token`` (as superuser), or an empty recordset
+        when the token is unknown or, unless ``include_expired``, expired."""
         if not token or len(token) > 64:
             return self.browse()
         req = self.sudo().search([("token", "=", token)], limit=1)
-        if not req or req.expires_at < fields.Datetime.now():
+        if not req or (not include_expired and req.expires_at < fields.Datetime.now()):
             return self.browse()
         return req
 
@@ -123,15 +123,30 @@ class CrmKpiFeedbackRequest(models.Model):
         )
         return self.feedback_id
 
-    def _record_comment(self, comment):
+    def _record_answer(self, score, comment=None):
+        """Record or correct the answer sent with the public form: its score
+        and its (optional) comment."""
         self.ensure_one()
-        if self.feedback_id:
-            self.feedback_id.comment = (comment or "").strip()[:2000] or False
+        feedback = self._record_score(score)
+        comment = (comment or "").strip()[:2000] or False
+        if feedback.comment != comment:
+            feedback.comment = comment
+        return feedback
+
+    def _record_opt_out(self):
+        """The customer asked for no more feedback requests."""
+        self.ensure_one()
+        self.partner_id.sudo().kpi_feedback_opt_out = True
 
     def _get_answer_url(self, score):
         self.ensure_one()
         base = self.get_base_url()
         return f"{base}/kpi/feedback/{self.sudo().token}/{score}"
+
+    def _get_opt_out_url(self):
+        self.ensure_one()
+        base = self.get_base_url()
+        return f"{base}/kpi/feedback/{self.sudo().token}/opt-out"
 
     def _get_scores(self):
         low, high = SCORE_RANGES[self.kind]
@@ -181,6 +196,39 @@ class CrmKpiFeedbackRequest(models.Model):
         return self.env["res.partner"].browse(r[0] for r in self.env.cr.fetchall())
 
     @api.model
+    def _get_askable(self, origins):
+        """The origin records whose customer may lawfully be asked for
+        feedback: their company asks for feedback; the partner has a valid
+        e-mail address that is not blacklisted; neither the partner nor its
+        commercial partner opted out; and, where the company's legal basis is
+        consent, one of them agreed to be asked."""
+        if not origins:
+            return origins
+        partners = origins.partner_id
+        blacklisted = set(
+            self.env["mail.blacklist"]
+            .sudo()
+            .search([("email", "in", [e for e in partners.mapped("email_normalized") if e])])
+            .mapped("email")
+        )
+
+        def askable(origin):
+            partner = origin.partner_id.sudo()
+            company = origin.company_id or self.env.company
+            if not (company.kpi_feedback_requests and partner.email_normalized):
+                return False
+            if partner.email_normalized in blacklisted:
+                return False
+            people = partner | partner.commercial_partner_id
+            if any(people.mapped("kpi_feedback_opt_out")):
+                return False
+            if company.kpi_feedback_legal_basis == "consent":
+                return any(people.mapped("kpi_feedback_consent"))
+            return True
+
+        return origins.filtered(askable)
+
+    @api.model
     def _cron_send_nps_requests(self):
         """Ask the customers of deals won ``kpi_nps_delay_days`` ago (looking
         back 30 days further, so a missed night is caught up) for their NPS,
@@ -196,7 +244,7 @@ class CrmKpiFeedbackRequest(models.Model):
               JOIN res_company co
                 ON co.id = COALESCE(l.company_id, t.company_id, p.company_id,
                                     (SELECT MIN(id) FROM res_company))
-             WHERE l.won_status = 'won'
+             WHERE l.won_status = 'won' AND co.kpi_feedback_requests
                AND COALESCE(p.email, '') <> ''
                AND l.date_closed <= %(now)s
                                     - co.kpi_nps_delay_days * INTERVAL '1 day'
@@ -217,6 +265,7 @@ class CrmKpiFeedbackRequest(models.Model):
         """Create and e-mail one request per origin record; with
         ``once_per_interval``, only to customers not asked for ``kind`` within
         their company's interval. Returns the requests sent."""
+        origins = self._get_askable(origins)
         asked = (
             self._recently_asked(origins.partner_id, kind)
             if once_per_interval

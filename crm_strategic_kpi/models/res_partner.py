@@ -73,6 +73,21 @@ class ResPartner(models.Model):
     )
     nps_date = fields.Date(string="Latest NPS Date", readonly=True, copy=False)
     kpi_feedback_count = fields.Integer(compute="_compute_kpi_feedback_count")
+    kpi_feedback_consent = fields.Boolean(
+        string="Agreed to Feedback Requests",
+        tracking=True,
+        copy=False,
+        help="The customer agreed to be asked for feedback by e-mail (needed "
+        "where the company asks on the basis of consent). Set for a company, "
+        "it holds for its contacts.",
+    )
+    kpi_feedback_opt_out = fields.Boolean(
+        string="No Feedback Requests",
+        tracking=True,
+        copy=False,
+        help="Never ask this customer for feedback. Set by the opt-out link of "
+        "every feedback e-mail; set for a company, it holds for its contacts.",
+    )
     # Forecast
     next_purchase_date = fields.Date(readonly=True, copy=False)
     churn_risk = fields.Selection(

@@ -3,3 +3,4 @@ from . import helpdesk_ticket
 from . import crm_kpi_value
 from . import crm_kpi_feedback_request
 from . import crm_kpi
+from . import res_company

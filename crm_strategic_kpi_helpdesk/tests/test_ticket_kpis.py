@@ -175,6 +175,18 @@ class TestTicketKpis(KpiCommon):
 
     def test_ticket_feedback_requests_and_kpis(self):
         Request = self.env["crm.kpi.feedback.request"]
+        cron = self.env.ref("crm_strategic_kpi_helpdesk.ir_cron_send_ticket_requests")
+        self.assertFalse(cron.active)
+        with freeze_time("2026-01-16 12:00:00"):
+            self.assertFalse(Request._cron_send_ticket_requests())
+        # switched on in the settings, with the opt-out basis
+        self.company.write(
+            {
+                "kpi_feedback_requests": True,
+                "kpi_feedback_legal_basis": "legitimate_interest",
+            }
+        )
+        self.assertTrue(cron.active)
         with freeze_time("2026-01-16 12:00:00"):
             sent = Request._cron_send_ticket_requests()
         # A was asked for CES about each ticket, for its NPS only once

@@ -113,8 +113,12 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_goal_tour", {
 registry.category("web_tour.tours").add("crm_strategic_kpi_feedback_tour", {
     steps: () => [
         {
-            content: "The answer is recorded",
-            trigger: "p.lead:contains(Thank you)",
+            content: "Following the link shows the question, the score chosen",
+            trigger: "input[name=score][value='9']:checked + label",
+        },
+        {
+            content: "Nothing is recorded yet",
+            trigger: "p.lead:contains(Please confirm your answer)",
         },
         {
             trigger: "textarea[name=comment]",
@@ -126,8 +130,8 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_feedback_tour", {
             expectUnloadPage: true,
         },
         {
-            content: "The comment is saved",
-            trigger: "p.lead:contains(comment)",
+            content: "The answer and the comment are recorded",
+            trigger: "p.lead:contains(Thank you)",
         },
     ],
 });
