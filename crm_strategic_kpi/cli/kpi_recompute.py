@@ -12,6 +12,7 @@ import sys
 
 from odoo import api
 from odoo.cli.command import Command
+from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
@@ -44,11 +45,17 @@ class KpiRecompute(Command):
         registry = Registry(dbnames[0])
         with registry.cursor() as cr:
             env = api.Environment(cr, api.SUPERUSER_ID, {})
-            summary = env["crm.kpi.value"].recompute(
-                date_from=opt.kpi_from,
-                date_to=opt.kpi_to,
-                kpi_codes=opt.kpi_codes.split(",") if opt.kpi_codes else None,
-            )
+            try:
+                summary = env["crm.kpi.value"].recompute(
+                    date_from=opt.kpi_from,
+                    date_to=opt.kpi_to,
+                    kpi_codes=opt.kpi_codes.split(",") if opt.kpi_codes else None,
+                )
+            except (UserError, ValueError) as exc:
+                # a refusal (another run holds the lock, an unknown KPI, a
+                # bad period) is one line, not a traceback
+                cr.rollback()
+                sys.exit(f"kpi_recompute: {exc}")
             env["res.partner"]._cron_refresh_customers()
             if opt.start_goals:
                 for goal in env["crm.kpi.goal"].search([("state", "=", "draft")]):

@@ -11,6 +11,8 @@ from . import crm_kpi_feedback_request
 from . import crm_kpi_lifecycle_event
 from . import crm_kpi_dirty_month
 from . import crm_kpi_user_login
+from . import kpi_privacy
+from . import ir_rule
 from . import crm_kpi_value
 from . import crm_kpi_total
 from . import crm_kpi_goal

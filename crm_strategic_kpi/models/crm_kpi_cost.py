@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import float_round
 
 
 class CrmKpiCost(models.Model):
@@ -22,7 +23,8 @@ class CrmKpiCost(models.Model):
     amount = fields.Float(
         required=True,
         help="Money in the company currency; for website visitors, the number of "
-        "visits.",
+        "visits. An amount entered or imported in another currency is converted "
+        "at the rate of the entry's date.",
     )
     company_id = fields.Many2one(
         comodel_name="res.company",
@@ -30,7 +32,16 @@ class CrmKpiCost(models.Model):
         default=lambda self: self.env.company,
         index=True,
     )
-    currency_id = fields.Many2one(related="company_id.currency_id")
+    currency_id = fields.Many2one(
+        comodel_name="res.currency",
+        default=lambda self: self.env.company.currency_id,
+        help="Always the company currency once saved: an entry in another "
+        "currency is converted, and keeps its original amount and currency.",
+    )
+    original_amount = fields.Float(readonly=True, copy=False)
+    original_currency_id = fields.Many2one(
+        comodel_name="res.currency", readonly=True, copy=False
+    )
     campaign_id = fields.Many2one(comodel_name="utm.campaign")
     team_id = fields.Many2one(comodel_name="crm.team", check_company=True)
     note = fields.Char()
@@ -51,14 +62,69 @@ class CrmKpiCost(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         costs = super().create(vals_list)
+        costs._convert_to_company_currency()
         costs._kpi_mark_dirty()
         return costs
 
     def write(self, vals):
         self._kpi_mark_dirty()
         res = super().write(vals)
+        if {"currency_id", "amount", "date", "company_id"} & set(vals):
+            self._convert_to_company_currency()
         self._kpi_mark_dirty()
         return res
+
+    def _convert_to_company_currency(self):
+        """Entries in another currency are converted to the company currency
+        at the rate of their date (the rate known on that day); without such
+        a rate, or for visitor counts, they are refused."""
+        for cost in self:
+            company_currency = cost.company_id.currency_id
+            currency = cost.currency_id
+            if not currency:
+                super(CrmKpiCost, cost).write({"currency_id": company_currency.id})
+            if not currency or currency == company_currency:
+                continue
+            if cost.category == "visitors":
+                raise ValidationError(
+                    self.env._(
+                        "Website visitors are counted, not paid: the entry of "
+                        "%(date)s cannot be in %(currency)s.",
+                        date=cost.date,
+                        currency=currency.name,
+                    )
+                )
+            known = self.env["res.currency.rate"].search_count(
+                [
+                    ("currency_id", "=", currency.id),
+                    ("name", "<=", cost.date),
+                    ("company_id", "in", [cost.company_id.id, False]),
+                ]
+            )
+            if not known:
+                raise ValidationError(
+                    self.env._(
+                        "No exchange rate of %(currency)s is known on or before "
+                        "%(date)s: enter the rate under Accounting or Settings › "
+                        "Currencies, or enter the cost in %(company_currency)s.",
+                        currency=currency.name,
+                        date=cost.date,
+                        company_currency=company_currency.name,
+                    )
+                )
+            amount = currency._convert(
+                cost.amount, company_currency, cost.company_id, cost.date
+            )
+            super(CrmKpiCost, cost).write(
+                {
+                    "original_amount": cost.amount,
+                    "original_currency_id": currency.id,
+                    "amount": float_round(
+                        amount, precision_rounding=company_currency.rounding
+                    ),
+                    "currency_id": company_currency.id,
+                }
+            )
 
     def unlink(self):
         self._kpi_mark_dirty()

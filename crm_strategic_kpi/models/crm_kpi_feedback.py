@@ -34,7 +34,19 @@ class CrmKpiFeedback(models.Model):
     comment = fields.Text()
     date = fields.Date(required=True, default=fields.Date.context_today, index=True)
     # Who said it
-    partner_id = fields.Many2one(comodel_name="res.partner", required=True, index=True)
+    partner_id = fields.Many2one(
+        comodel_name="res.partner",
+        index=True,
+        ondelete="set null",
+        help="Empty once the feedback is anonymised: its score still counts.",
+    )
+    is_anonymised = fields.Boolean(
+        string="Anonymised",
+        readonly=True,
+        copy=False,
+        help="The customer, the comment and the origin were erased; the score "
+        "still counts in the KPIs.",
+    )
     commercial_partner_id = fields.Many2one(
         related="partner_id.commercial_partner_id", store=True, index=True
     )
@@ -93,12 +105,53 @@ class CrmKpiFeedback(models.Model):
                     )
                 )
 
+    @api.constrains("partner_id", "is_anonymised")
+    def _check_partner(self):
+        for feedback in self:
+            if not feedback.partner_id and not feedback.is_anonymised:
+                raise ValidationError(
+                    self.env._(
+                        "Name the customer who gave the %(kind)s score of "
+                        "%(score)s on %(date)s.",
+                        kind=feedback.kind.upper(),
+                        score=feedback.score,
+                        date=feedback.date,
+                    )
+                )
+
     @api.model_create_multi
     def create(self, vals_list):
         records = super().create(vals_list)
         records._kpi_mark_dirty()
-        records._kpi_refresh_customers()
+        if not self.env.context.get("import_file"):
+            # an import refreshes its customers once, in load()
+            records._kpi_refresh_customers()
         return records
+
+    def load(self, fields, data):
+        """Import: a bad row is reported with its row number and nothing is
+        imported; the customers of a good file are refreshed once, after all
+        its rows were created (not row by row)."""
+        result = super(
+            CrmKpiFeedback, self.with_context(import_file=True)
+        ).load(fields, data)
+        partners = self.browse(result.get("ids") or []).partner_id
+        if partners:
+            partners.sudo()._kpi_refresh_customers()
+        return result
+
+    def _kpi_anonymise(self):
+        """Erase who gave these answers and what they wrote; their scores
+        keep counting."""
+        self.sudo().write(
+            {
+                "partner_id": False,
+                "comment": False,
+                "res_model": False,
+                "res_id": False,
+                "is_anonymised": True,
+            }
+        )
 
     def write(self, vals):
         self._kpi_mark_dirty()
@@ -117,7 +170,8 @@ class CrmKpiFeedback(models.Model):
 
     def _kpi_refresh_customers(self, other_partners=None):
         """The latest NPS (and with it the lifecycle) of a few customers is
-        kept current at once; imports are picked up by the nightly run."""
+        kept current at once; larger batches are picked up by the nightly
+        run."""
         partners = self.partner_id | (other_partners or self.env["res.partner"])
         if partners and len(partners) <= 50:
             partners.sudo()._kpi_refresh_customers()

@@ -14,13 +14,22 @@ class CrmKpiUserLogin(models.Model):
     _order = "day desc"
 
     user_id = fields.Many2one(
-        comodel_name="res.users", required=True, ondelete="cascade", index=True
+        comodel_name="res.users",
+        ondelete="cascade",
+        index=True,
+        help="Empty once the retention period has passed: the row then holds "
+        "the logins of a whole month of the company and the number of its "
+        "users who logged in.",
     )
     company_id = fields.Many2one(
         comodel_name="res.company", required=True, ondelete="cascade"
     )
     day = fields.Date(required=True)
     count = fields.Integer(required=True, default=1)
+    user_count = fields.Integer(
+        string="Users",
+        help="Anonymous rows only: internal users who logged in that month.",
+    )
 
     _user_day_unique = models.Constraint(
         "UNIQUE(user_id, day)", "One login counter per user and day."

@@ -1960,8 +1960,16 @@ class KpiEngine:
                       JOIN res_users u ON u.id = lg.user_id AND NOT u.share
                      WHERE %(since)s
                      GROUP BY 1, 2, 3) g
+            UNION ALL
+            SELECT date_trunc('month', lg.day)::date, lg.company_id,
+                   %(no_dims)s, lg.count::numeric, lg.user_count::numeric,
+                   NULL::varchar, NULL::int
+              FROM crm_kpi_user_login lg
+              JOIN kpi_tmp_company co ON co.id = lg.company_id
+             WHERE lg.user_id IS NULL AND %(since)s
             """,
             dims=_dims("g", ("user_id",)),
+            no_dims=_dims("lg", ()),
             since=self._since(SQL("lg.day")),
         )
 

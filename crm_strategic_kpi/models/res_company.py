@@ -6,6 +6,11 @@ from odoo.exceptions import ValidationError
 # Company settings every month's figures depend on: a change queues all of
 # the company's months for the next nightly run.
 KPI_COMPANY_SETTINGS = ("kpi_churn_days", "kpi_clv_margin", "kpi_revenue_source")
+# Upper bounds of the periods (days): beyond them no date arithmetic of a run
+# or of the feedback job may leave PostgreSQL's range, and no company needs them.
+MAX_CHURN_DAYS = 3660
+MAX_FEEDBACK_DAYS = 365
+MAX_RETENTION_MONTHS = 120
 
 
 class ResCompany(models.Model):
@@ -47,6 +52,34 @@ class ResCompany(models.Model):
         string="Feedback Links Valid For (Days)",
         default=30,
     )
+    kpi_feedback_requests = fields.Boolean(
+        string="Ask Customers for Feedback",
+        help="Send NPS (and, with the helpdesk, CES) requests by e-mail. Off "
+        "until a KPI manager chooses the legal basis and switches it on.",
+    )
+    kpi_feedback_legal_basis = fields.Selection(
+        selection=[
+            ("consent", "Consent: only customers who agreed"),
+            (
+                "legitimate_interest",
+                "Legitimate interest: every customer, who can opt out",
+            ),
+        ],
+        string="Legal Basis of Feedback Requests",
+        default="consent",
+        required=True,
+        help="Consent: only customers marked as agreeing to feedback requests "
+        "are asked. Legitimate interest: every customer with a valid e-mail is "
+        "asked. In both cases blacklisted addresses and customers who opted "
+        "out are never asked, and every e-mail carries an opt-out link.",
+    )
+    kpi_data_retention_months = fields.Integer(
+        string="Keep Personal Data For (Months)",
+        default=24,
+        help="After this many months the nightly run erases feedback comments "
+        "and turns per-user login records into anonymous company counts; "
+        "scores and counts stay for the KPIs.",
+    )
     kpi_goal_at_risk_gap = fields.Float(
         string="Goal At Risk Below (Points)",
         default=10.0,
@@ -69,13 +102,52 @@ class ResCompany(models.Model):
     @api.constrains("kpi_churn_days")
     def _check_kpi_churn_days(self):
         for company in self:
-            if company.kpi_churn_days < 31:
+            if not 31 <= company.kpi_churn_days <= MAX_CHURN_DAYS:
                 raise ValidationError(
                     self.env._(
-                        "The churn period of %(company)s must be at least 31 days "
-                        "(one month); %(days)s days were given.",
+                        "The churn period of %(company)s must lie between 31 days "
+                        "(one month) and %(max)s days (ten years); %(days)s days "
+                        "were given.",
                         company=company.name,
+                        max=MAX_CHURN_DAYS,
                         days=company.kpi_churn_days,
+                    )
+                )
+
+    @api.constrains(
+        "kpi_nps_delay_days",
+        "kpi_nps_interval_days",
+        "kpi_feedback_validity_days",
+        "kpi_data_retention_months",
+    )
+    def _check_kpi_upper_bounds(self):
+        for company in self:
+            for name, high in (
+                ("kpi_nps_delay_days", MAX_FEEDBACK_DAYS),
+                ("kpi_feedback_validity_days", MAX_FEEDBACK_DAYS),
+                ("kpi_nps_interval_days", MAX_CHURN_DAYS),
+            ):
+                if company[name] > high:
+                    raise ValidationError(
+                        self.env._(
+                            "%(setting)s of %(company)s may be at most %(max)s "
+                            "days; %(days)s were given.",
+                            setting=company._fields[name].get_description(
+                                self.env
+                            )["string"],
+                            company=company.name,
+                            max=high,
+                            days=company[name],
+                        )
+                    )
+            if not 1 <= company.kpi_data_retention_months <= MAX_RETENTION_MONTHS:
+                raise ValidationError(
+                    self.env._(
+                        "Personal data of %(company)s are kept between 1 and "
+                        "%(max)s months; %(months)s were given.",
+                        company=company.name,
+                        max=MAX_RETENTION_MONTHS,
+                        months=company.kpi_data_retention_months,
                     )
                 )
 
@@ -161,7 +233,23 @@ class ResCompany(models.Model):
             )
         res = super().write(vals)
         changed._kpi_queue_all_months()
+        if "kpi_feedback_requests" in vals:
+            self._kpi_sync_feedback_crons()
         return res
+
+    @api.model
+    def _kpi_feedback_cron_xmlids(self):
+        """The scheduled actions that e-mail feedback requests (bridges add
+        theirs): they run exactly while a company asks for feedback."""
+        return ["crm_strategic_kpi.ir_cron_send_nps_requests"]
+
+    @api.model
+    def _kpi_sync_feedback_crons(self):
+        active = bool(self.sudo().search_count([("kpi_feedback_requests", "=", True)]))
+        for xmlid in self._kpi_feedback_cron_xmlids():
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron and cron.sudo().active != active:
+                cron.sudo().active = active
 
     def _kpi_queue_all_months(self):
         """Queue every month of these companies' figures (a day in its

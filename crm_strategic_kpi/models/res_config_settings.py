@@ -30,3 +30,12 @@ class ResConfigSettings(models.TransientModel):
     kpi_revenue_source = fields.Selection(
         related="company_id.kpi_revenue_source", readonly=False
     )
+    kpi_feedback_requests = fields.Boolean(
+        related="company_id.kpi_feedback_requests", readonly=False
+    )
+    kpi_feedback_legal_basis = fields.Selection(
+        related="company_id.kpi_feedback_legal_basis", readonly=False
+    )
+    kpi_data_retention_months = fields.Integer(
+        related="company_id.kpi_data_retention_months", readonly=False
+    )

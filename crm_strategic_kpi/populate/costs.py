@@ -116,6 +116,7 @@ def _cost(month, category, amount, company, campaign=None, team=None, note=None)
         "campaign_id": campaign and campaign.id,
         "team_id": team and team.id,
         "note": note,
+        "currency_id": company.currency_id.id,
     }
 
 
@@ -143,6 +144,7 @@ def write_costs(ctx):
             "campaign_id",
             "team_id",
             "note",
+            "currency_id",
             "create_date",
             "write_date",
             "create_uid",

@@ -6,3 +6,6 @@ from . import test_goal
 from . import test_overview
 from . import test_security
 from . import test_report
+from . import test_access_paths
+from . import test_safe_input
+from . import test_personal_data
