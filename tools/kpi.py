@@ -29,7 +29,11 @@ PGLOG = RUN / "pg" / "postgres.log"
 PGPORT_FILE = RUN / "pg" / "port"
 PRIVATE_ROLE = "odoo"
 UNPRIVILEGED_OS_USER = "nobody"
-OUR_ADDONS = ["crm_strategic_kpi", "crm_strategic_kpi_survey", "crm_strategic_kpi_privacy"]
+OUR_ADDONS = [
+    "crm_strategic_kpi",
+    "crm_strategic_kpi_survey",
+    "crm_strategic_kpi_privacy",
+]
 OPTIONAL_ADDONS = {"crm_strategic_kpi_helpdesk": "helpdesk_mgmt"}
 DEMO_DB = "kpi_demo"
 

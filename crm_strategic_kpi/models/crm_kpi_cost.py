@@ -69,7 +69,9 @@ class CrmKpiCost(models.Model):
     def write(self, vals):
         self._kpi_mark_dirty()
         res = super().write(vals)
-        if {"currency_id", "amount", "date", "company_id"} & set(vals):
+        if {"currency_id", "amount", "date", "company_id"} & set(
+            vals
+        ) and not self.env.context.get("kpi_cost_converted"):
             self._convert_to_company_currency()
         self._kpi_mark_dirty()
         return res
@@ -82,7 +84,9 @@ class CrmKpiCost(models.Model):
             company_currency = cost.company_id.currency_id
             currency = cost.currency_id
             if not currency:
-                super(CrmKpiCost, cost).write({"currency_id": company_currency.id})
+                cost.with_context(kpi_cost_converted=True).write(
+                    {"currency_id": company_currency.id}
+                )
             if not currency or currency == company_currency:
                 continue
             if cost.category == "visitors":
@@ -105,7 +109,7 @@ class CrmKpiCost(models.Model):
                 raise ValidationError(
                     self.env._(
                         "No exchange rate of %(currency)s is known on or before "
-                        "%(date)s: enter the rate under Accounting or Settings › "
+                        "%(date)s: enter the rate under Accounting or Settings > "
                         "Currencies, or enter the cost in %(company_currency)s.",
                         currency=currency.name,
                         date=cost.date,
@@ -115,7 +119,7 @@ class CrmKpiCost(models.Model):
             amount = currency._convert(
                 cost.amount, company_currency, cost.company_id, cost.date
             )
-            super(CrmKpiCost, cost).write(
+            cost.with_context(kpi_cost_converted=True).write(
                 {
                     "original_amount": cost.amount,
                     "original_currency_id": currency.id,

@@ -132,9 +132,9 @@ class CrmKpiFeedback(models.Model):
         """Import: a bad row is reported with its row number and nothing is
         imported; the customers of a good file are refreshed once, after all
         its rows were created (not row by row)."""
-        result = super(
-            CrmKpiFeedback, self.with_context(import_file=True)
-        ).load(fields, data)
+        result = super(CrmKpiFeedback, self.with_context(import_file=True)).load(
+            fields, data
+        )
         partners = self.browse(result.get("ids") or []).partner_id
         if partners:
             partners.sudo()._kpi_refresh_customers()

@@ -208,7 +208,9 @@ class CrmKpiFeedbackRequest(models.Model):
         blacklisted = set(
             self.env["mail.blacklist"]
             .sudo()
-            .search([("email", "in", [e for e in partners.mapped("email_normalized") if e])])
+            .search(
+                [("email", "in", [e for e in partners.mapped("email_normalized") if e])]
+            )
             .mapped("email")
         )
 

@@ -439,9 +439,11 @@ class CrmKpiGoal(models.Model):
                     )
                 )
             # constraints run as superuser: take the owner's own rights
-            env = goal.with_user(owner).with_context(
-                allowed_company_ids=owner.company_ids.ids
-            ).env
+            env = (
+                goal.with_user(owner)
+                .with_context(allowed_company_ids=owner.company_ids.ids)
+                .env
+            )
             probe = (
                 self.env["crm.kpi.value"]
                 .sudo()

@@ -126,9 +126,7 @@ class CrmKpiSegment(models.Model):
         companies = self.company_id or author.company_ids
         if companies - author.company_ids:
             return None
-        return Partner.with_user(author).with_context(
-            allowed_company_ids=companies.ids
-        )
+        return Partner.with_user(author).with_context(allowed_company_ids=companies.ids)
 
     def action_assign_segments(self):
         if not self.env.user.has_group("crm_strategic_kpi.group_kpi_manager"):

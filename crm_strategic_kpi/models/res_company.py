@@ -132,9 +132,9 @@ class ResCompany(models.Model):
                         self.env._(
                             "%(setting)s of %(company)s may be at most %(max)s "
                             "days; %(days)s were given.",
-                            setting=company._fields[name].get_description(
-                                self.env
-                            )["string"],
+                            setting=company._fields[name].get_description(self.env)[
+                                "string"
+                            ],
                             company=company.name,
                             max=high,
                             days=company[name],

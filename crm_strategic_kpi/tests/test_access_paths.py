@@ -104,7 +104,9 @@ class TestAccessPaths(KpiCommon):
             self._goal(self.manager, team_id=self.team1.id).write(
                 {"user_id": self.user_b.id}
             )
-        self.assertEqual(self._goal(self.user1, team_id=self.team1.id).team_id.name, "T1")
+        self.assertEqual(
+            self._goal(self.user1, team_id=self.team1.id).team_id.name, "T1"
+        )
 
     def test_goal_figures_hold_what_the_owner_may_read(self):
         """Won deals January to March: L1, L3, L5 in T1, L2 in T2. A count's
@@ -137,9 +139,7 @@ class TestAccessPaths(KpiCommon):
         Checkpoint = self.env["crm.kpi.goal.checkpoint"]
         self.assertTrue(Checkpoint.with_user(self.user1).search([]))
         self.assertFalse(Checkpoint.with_user(self.user2).search([]))
-        self.assertEqual(
-            Goal.with_user(self.manager).search([]), goal_u1 | team_goal
-        )
+        self.assertEqual(Goal.with_user(self.manager).search([]), goal_u1 | team_goal)
 
     # ------------------------------------------------------------ feedback
     def test_feedback_is_written_by_managers_only(self):

@@ -17,7 +17,9 @@ class TestRetention(KpiCommon):
         (old | recent).write({"comment": "Herr Maier war sehr freundlich"})
         self.recompute(kpi_codes=["logins_per_user"], date_to=date(2026, 1, 1))
         # logins of January 2026: u1 3 + 2, u2 1 -> 6 logins of 2 users
-        self.assertEqual(self.month_value("logins_per_user", date(2026, 1, 1)), (6, 2, 3))
+        self.assertEqual(
+            self.month_value("logins_per_user", date(2026, 1, 1)), (6, 2, 3)
+        )
 
         # on 2028-03-15 the 24 months reach back to 2026-03-15: comments
         # before then are erased; logins of whole months before March 2026
@@ -39,7 +41,9 @@ class TestRetention(KpiCommon):
         self.assertEqual(queued.company_id, self.company)
         # the month's figure is the same, without the user dimension
         self.recompute(kpi_codes=["logins_per_user"], date_to=date(2026, 1, 1))
-        self.assertEqual(self.month_value("logins_per_user", date(2026, 1, 1)), (6, 2, 3))
+        self.assertEqual(
+            self.month_value("logins_per_user", date(2026, 1, 1)), (6, 2, 3)
+        )
         facts = self.facts("logins_per_user")
         self.assertFalse(facts.user_id)
         # a second pass finds nothing more

@@ -59,7 +59,9 @@ class TestSafeInput(KpiCommon):
         )
         self.assertEqual(cost.amount, 80.0)
         self.assertEqual(cost.currency_id, self.company.currency_id)
-        self.assertEqual((cost.original_amount, cost.original_currency_id), (100, foreign))
+        self.assertEqual(
+            (cost.original_amount, cost.original_currency_id), (100, foreign)
+        )
         # the same through the standard import, currency named by its code
         result = self.env["crm.kpi.cost"].load(
             ["date", "category", "amount", "currency_id"],
