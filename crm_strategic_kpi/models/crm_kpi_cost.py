@@ -38,9 +38,12 @@ class CrmKpiCost(models.Model):
         help="Always the company currency once saved: an entry in another "
         "currency is converted, and keeps its original amount and currency.",
     )
-    original_amount = fields.Float(readonly=True, copy=False)
+    original_amount = fields.Float(string="Entered Amount", readonly=True, copy=False)
     original_currency_id = fields.Many2one(
-        comodel_name="res.currency", readonly=True, copy=False
+        comodel_name="res.currency",
+        string="Entered Currency",
+        readonly=True,
+        copy=False,
     )
     campaign_id = fields.Many2one(comodel_name="utm.campaign")
     team_id = fields.Many2one(comodel_name="crm.team", check_company=True)

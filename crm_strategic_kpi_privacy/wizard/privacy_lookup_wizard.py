@@ -35,8 +35,10 @@ class PrivacyLookupWizard(models.TransientModel):
 class PrivacyLookupWizardLine(models.TransientModel):
     _inherit = "privacy.lookup.wizard.line"
 
-    kpi_can_anonymise = fields.Boolean(compute="_compute_kpi_can_anonymise")
-    kpi_is_anonymised = fields.Boolean(readonly=True)
+    kpi_can_anonymise = fields.Boolean(
+        string="Can Be Anonymised", compute="_compute_kpi_can_anonymise"
+    )
+    kpi_is_anonymised = fields.Boolean(string="Anonymised", readonly=True)
 
     @api.depends("res_model")
     def _compute_kpi_can_anonymise(self):
