@@ -34,7 +34,6 @@ class CrmKpiCost(models.Model):
     )
     currency_id = fields.Many2one(
         comodel_name="res.currency",
-        default=lambda self: self.env.company.currency_id,
         help="Always the company currency once saved: an entry in another "
         "currency is converted, and keeps its original amount and currency.",
     )
@@ -91,6 +90,13 @@ class CrmKpiCost(models.Model):
                     {"currency_id": company_currency.id}
                 )
             if not currency or currency == company_currency:
+                if cost.original_currency_id and not self.env.context.get(
+                    "kpi_cost_converted"
+                ):
+                    # changed by hand in the company currency since
+                    cost.with_context(kpi_cost_converted=True).write(
+                        {"original_amount": 0.0, "original_currency_id": False}
+                    )
                 continue
             if cost.category == "visitors":
                 raise ValidationError(

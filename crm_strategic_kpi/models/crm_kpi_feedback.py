@@ -142,7 +142,11 @@ class CrmKpiFeedback(models.Model):
 
     def _kpi_anonymise(self):
         """Erase who gave these answers and what they wrote; their scores
-        keep counting."""
+        keep counting. The requests that led to them (and link them to the
+        customer) go."""
+        self.env["crm.kpi.feedback.request"].sudo().search(
+            [("feedback_id", "in", self.ids)]
+        ).unlink()
         self.sudo().write(
             {
                 "partner_id": False,

@@ -6,6 +6,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Domain
 
 STATES = [
     ("draft", "Draft"),
@@ -205,6 +206,7 @@ class CrmKpiGoal(models.Model):
         "salesperson_id",
         "segment_id",
         "campaign_id",
+        "user_id",
     )
     def _compute_achievability(self):
         for goal in self:
@@ -410,24 +412,53 @@ class CrmKpiGoal(models.Model):
         """``crm.kpi.value`` with the access rights of the goal's owner, in
         the owner's companies: the goal's figures hold only the facts its
         owner may read, whoever refreshes them (the nightly job included).
-        A goal without owner is read by KPI managers only (and by the members
-        of its team, whose facts it then holds)."""
+        A goal without owner is read with the current user's rights (by the
+        nightly job: all figures; such goals are read by managers only)."""
         self.ensure_one()
         Value = self.env["crm.kpi.value"]
         owner = self.user_id
         if not owner:
-            return Value.sudo()
+            return Value
         return Value.with_user(owner).with_context(
             allowed_company_ids=owner.company_ids.ids
         )
 
+    def _get_viewer_domain(self):
+        """What the current user may read of the facts, when he is not the
+        owner: figures computed on a form (or refreshed by a manager) never
+        show him more than his own rules allow."""
+        if self.env.su or self.user_id == self.env.user:
+            return Domain.TRUE
+        return self.env["ir.rule"]._compute_domain("crm.kpi.value", "read")
+
     @api.constrains("user_id", "team_id", "company_id")
     def _check_scope_readable(self):
-        """A goal on a sales team needs an owner who may read that team's
-        figures in the goal's company: the facts' own rules decide."""
+        """A goal's owner is a KPI user of the goal's company; on a sales
+        team, one who may read that team's figures: the facts' own rules
+        decide."""
         Rule = self.env["ir.rule"]
-        for goal in self.filtered(lambda g: g.user_id and g.team_id):
+        for goal in self.filtered("user_id"):
             owner = goal.user_id
+            if not owner.has_group("crm_strategic_kpi.group_kpi_user"):
+                raise ValidationError(
+                    self.env._(
+                        "%(owner)s is no KPI user and cannot own the goal %(goal)s.",
+                        owner=owner.name,
+                        goal=goal.name,
+                    )
+                )
+            if not goal.team_id:
+                if goal.company_id not in owner.company_ids:
+                    raise ValidationError(
+                        self.env._(
+                            "%(owner)s does not work in %(company)s and cannot "
+                            "own the goal %(goal)s.",
+                            owner=owner.name,
+                            company=goal.company_id.name,
+                            goal=goal.name,
+                        )
+                    )
+                continue
             if goal.company_id not in owner.company_ids:
                 raise ValidationError(
                     self.env._(
@@ -485,7 +516,8 @@ class CrmKpiGoal(models.Model):
         self.ensure_one()
         kpi = self.kpi_id
         [(num, den)] = self._get_fact_reader()._read_group(
-            self._get_fact_domain(date_from, date_to),
+            Domain(self._get_fact_domain(date_from, date_to))
+            & self._get_viewer_domain(),
             [],
             ["numerator:sum", "denominator:sum"],
         )
@@ -500,7 +532,8 @@ class CrmKpiGoal(models.Model):
         self.ensure_one()
         kpi = self.kpi_id
         groups = self._get_fact_reader()._read_group(
-            self._get_fact_domain(date_from, date_to),
+            Domain(self._get_fact_domain(date_from, date_to))
+            & self._get_viewer_domain(),
             ["date:month"],
             ["numerator:sum", "denominator:sum"],
         )

@@ -65,7 +65,8 @@ class CrmKpiSegment(models.Model):
         return super().create(vals_list)
 
     def write(self, vals):
-        if "rule" in vals or "company_id" in vals:
+        # the rule's user is always the one who writes it, never chosen
+        if {"rule", "company_id", "rule_user_id"} & set(vals):
             vals = dict(vals, rule_user_id=self.env.uid)
         return super().write(vals)
 
@@ -116,12 +117,12 @@ class CrmKpiSegment(models.Model):
         user is gone or does not work in the segment's company."""
         self.ensure_one()
         Partner = self.env["res.partner"].with_context(active_test=False)
-        author = self.rule_user_id
-        if not author or author.id == SUPERUSER_ID:
+        author = self.rule_user_id.sudo()
+        if author.id == SUPERUSER_ID:
             # rules shipped with the module, or written by the system
             return Partner.sudo()
-        author = author.sudo()
         if not author.active:
+            # deleted or archived: nobody answers for the rule any more
             return None
         companies = self.company_id or author.company_ids
         if companies - author.company_ids:

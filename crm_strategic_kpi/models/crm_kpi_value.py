@@ -945,7 +945,7 @@ class CrmKpiValue(models.Model):
                     """
                     SELECT DISTINCT q.res_model, q.res_id FROM (%(sub)s) q
                      WHERE q.month = %(month)s AND q.company_id = %(company)s
-                       AND q.num <> 0 AND %(dims)s
+                       AND q.num <> 0 AND q.res_model IS NOT NULL AND %(dims)s
                     """,
                     sub=builder(),
                     month=fact.date,

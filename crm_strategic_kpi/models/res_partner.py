@@ -153,6 +153,10 @@ class ResPartner(models.Model):
     def unlink(self):
         self._kpi_mark_dirty()
         self.env["crm.kpi.dirty.month"]._mark_query(self._kpi_created_days())
+        # their answers stay as anonymous scores, without comment or origin
+        self.env["crm.kpi.feedback"].sudo().search(
+            [("partner_id", "in", self.ids)]
+        )._kpi_anonymise()
         return super().unlink()
 
     def action_open_kpi_feedback(self):

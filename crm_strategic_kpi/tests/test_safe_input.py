@@ -1,8 +1,11 @@
+import subprocess
+import sys
 from datetime import date
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import config
 
 from ..models.customer_intelligence import CustomerIntelligence
 from .common import KpiCommon
@@ -130,3 +133,30 @@ class TestSafeInput(KpiCommon):
         self.assertEqual(errors[-1]["rows"], {"from": 17, "to": 17})
         self.assertEqual(refreshes, 0)
         self.assertEqual(self.env["crm.kpi.feedback"].search_count([]), before)
+
+
+@tagged("post_install", "-at_install")
+class TestCommandLine(KpiCommon):
+    def test_refused_recompute_is_one_line(self):
+        """While another run holds the lock (this test's transaction), the
+        command answers in one line and fails, without a traceback."""
+        self.assertTrue(self.env["crm.kpi.value"]._take_recompute_lock())
+        paths = config["addons_path"]
+        paths = paths if isinstance(paths, str) else ",".join(paths)
+        # the addons path comes before the command, which lives in an addon
+        args = [sys.executable, "-m", "odoo", f"--addons-path={paths}"]
+        args += ["kpi_recompute", "-d", self.env.cr.dbname]
+        for option in ("db_host", "db_port", "db_user", "db_password"):
+            if config.get(option):
+                args += [f"--{option}", str(config[option])]
+        args += ["--log-level", "critical"]
+        done = subprocess.run(
+            args, capture_output=True, text=True, timeout=300, check=False
+        )
+        self.assertNotEqual(done.returncode, 0)
+        self.assertNotIn("Traceback", done.stderr)
+        self.assertEqual(
+            done.stderr.strip().splitlines()[-1],
+            "kpi_recompute: The strategic KPIs are being recomputed right now. "
+            "Try again when that run has finished.",
+        )
