@@ -447,18 +447,6 @@ class CrmKpiGoal(models.Model):
                         goal=goal.name,
                     )
                 )
-            if not goal.team_id:
-                if goal.company_id not in owner.company_ids:
-                    raise ValidationError(
-                        self.env._(
-                            "%(owner)s does not work in %(company)s and cannot "
-                            "own the goal %(goal)s.",
-                            owner=owner.name,
-                            company=goal.company_id.name,
-                            goal=goal.name,
-                        )
-                    )
-                continue
             if goal.company_id not in owner.company_ids:
                 raise ValidationError(
                     self.env._(
@@ -469,6 +457,8 @@ class CrmKpiGoal(models.Model):
                         goal=goal.name,
                     )
                 )
+            if not goal.team_id:
+                continue
             # constraints run as superuser: take the owner's own rights
             env = (
                 goal.with_user(owner)
