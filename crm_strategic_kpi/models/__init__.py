@@ -16,6 +16,8 @@ from . import ir_rule
 from . import crm_kpi_value
 from . import crm_kpi_total
 from . import crm_kpi_goal
+from . import crm_kpi_goal_checkpoint
+from . import crm_kpi_objective
 from . import crm_lead
 from . import crm_team
 from . import res_partner

@@ -683,36 +683,3 @@ class CrmKpiGoal(models.Model):
                 summary=self.env._("Goal %(status)s", status=labels[self.status]),
                 note=why,
             )
-
-
-class CrmKpiGoalCheckpoint(models.Model):
-    """The figures of a running goal on one day, for its history chart."""
-
-    _name = "crm.kpi.goal.checkpoint"
-    _description = "Goal Checkpoint"
-    _order = "date"
-
-    goal_id = fields.Many2one(
-        comodel_name="crm.kpi.goal", required=True, ondelete="cascade", index=True
-    )
-    company_id = fields.Many2one(related="goal_id.company_id", store=True)
-    date = fields.Date(required=True)
-    value = fields.Float(digits=(16, 2), aggregator="avg")
-    progress = fields.Float(string="Actual Progress", aggregator="avg")
-    expected_progress = fields.Float(string="Ideal Progress", aggregator="avg")
-    status = fields.Selection(selection=STATUSES)
-
-
-class CrmKpiObjective(models.Model):
-    """A strategic objective that goals serve (Relevant)."""
-
-    _name = "crm.kpi.objective"
-    _description = "Strategic Objective"
-    _order = "sequence, id"
-
-    name = fields.Char(required=True, translate=True)
-    description = fields.Text(translate=True)
-    sequence = fields.Integer(default=10)
-    active = fields.Boolean(default=True)
-    kpi_ids = fields.Many2many(comodel_name="crm.kpi", string="KPIs")
-    goal_ids = fields.One2many(comodel_name="crm.kpi.goal", inverse_name="objective_id")
