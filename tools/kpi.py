@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Developer entry point for crm_strategic_kpi: demo server, test run, benchmark.
 
-It finds Odoo 19.0 (importable in this Python, or the checkout named by
-``ODOO_PATH``), finds a PostgreSQL server (the usual PG* settings) or starts a
-private cluster under ``.run/pg``, and drives Odoo's own command line.
-It never downloads or installs Odoo.
+It finds Odoo 19.0 (importable in this Python, the checkout named by
+``ODOO_PATH``, or the project's own set-up under ``.run``); when there is none
+it sets one up: a shallow checkout of the 19.0 branch from ``ODOO_SOURCE``
+(default: the official repository; a local path or URL works too) into
+``.run/odoo`` and a virtual environment ``.run/venv`` with its requirements,
+then carries on there. It uses the PostgreSQL server named by the PG*
+settings when one is set, else starts a private cluster under ``.run/pg``,
+and drives Odoo's own command line.
 """
 
 import argparse
@@ -36,6 +40,17 @@ OUR_ADDONS = [
 ]
 OPTIONAL_ADDONS = {"crm_strategic_kpi_helpdesk": "helpdesk_mgmt"}
 DEMO_DB = "kpi_demo"
+VENV = RUN / "venv"
+ODOO_CHECKOUT = RUN / "odoo"
+ODOO_SOURCE_DEFAULT = "https://github.com/odoo/odoo.git"
+ODOO_BRANCH = "19.0"
+# What building Odoo's requirements needs from the system: (probe, package)
+SYSTEM_NEEDS = (
+    ("git", "git"),
+    ("pg_config", "libpq-dev"),
+    ("/usr/include/ldap.h", "libldap2-dev"),
+    ("/usr/include/sasl/sasl.h", "libsasl2-dev"),
+)
 
 
 class SetupError(Exception):
@@ -47,12 +62,21 @@ def say(msg):
 
 
 # ---------------------------------------------------------------- Odoo detection
+PROBE = (
+    "import odoo.release as r, sys; "
+    "sys.exit(0 if tuple(r.version_info[:2]) == (19, 0) else 3)"
+)
+
+
+def _odoo_rc(python):
+    """0 when ``python`` imports Odoo 19.0, 3 for another version, else 1."""
+    return subprocess.call(
+        [str(python), "-c", PROBE], cwd="/", stderr=subprocess.DEVNULL
+    )
+
+
 def odoo_command():
     """Return the argv prefix that runs Odoo 19.0's command line."""
-    probe = (
-        "import odoo.release as r, sys; "
-        "sys.exit(0 if tuple(r.version_info[:2]) == (19, 0) else 3)"
-    )
     odoo_path = os.environ.get("ODOO_PATH")
     if odoo_path:
         bin_ = Path(odoo_path) / "odoo-bin"
@@ -60,38 +84,136 @@ def odoo_command():
             raise SetupError(
                 f"ODOO_PATH={odoo_path} is not an Odoo source checkout "
                 "(no odoo-bin there). Point ODOO_PATH at a checkout of the 19.0 "
-                "branch of github.com/odoo/odoo, or unset it to use the Odoo "
-                "installed in this Python."
+                "branch of github.com/odoo/odoo, or unset it."
             )
         env = dict(os.environ, PYTHONPATH=odoo_path)
-        rc = subprocess.call([sys.executable, "-c", probe], env=env, cwd="/")
+        rc = subprocess.call([sys.executable, "-c", PROBE], env=env, cwd="/")
         if rc != 0:
             raise SetupError(f"ODOO_PATH={odoo_path} does not hold Odoo 19.0.")
         return [sys.executable, str(bin_)]
-    rc = subprocess.call(
-        [sys.executable, "-c", probe],
-        cwd="/",
-        stderr=subprocess.DEVNULL,
-    )
+    rc = _odoo_rc(sys.executable)
     if rc == 3:
         raise SetupError(
             f"The Odoo importable in {sys.executable} is not version 19.0. "
-            "Install an Odoo 19.0 checkout instead, or set ODOO_PATH."
+            "Use a Python without it, or set ODOO_PATH to a 19.0 checkout."
         )
     if rc != 0:
         raise SetupError(
-            f"Odoo 19.0 is not importable in {sys.executable} and ODOO_PATH is "
-            "not set.\nProvide one of them:\n"
-            "  * a checkout of the 19.0 branch of github.com/odoo/odoo, with its "
-            "requirements installed\n"
-            "    (pip install -r requirements.txt, which needs Debian's libpq-dev, "
-            "libldap2-dev and libsasl2-dev)\n"
-            "    and the checkout installed in editable mode:\n"
-            "    pip install --config-settings editable_mode=compat -e "
-            "/path/to/odoo\n"
-            "  * or ODOO_PATH=/path/to/odoo pointing at such a checkout."
+            f"Odoo 19.0 is not importable in {sys.executable}: run the command "
+            "again through tools/kpi.py (make demo, make test), which sets it up "
+            "in .run/, or set ODOO_PATH."
         )
     return [sys.executable, "-m", "odoo"]
+
+
+def missing_system_packages():
+    missing = []
+    for probe, package in SYSTEM_NEEDS:
+        found = Path(probe).exists() if probe.startswith("/") else shutil.which(probe)
+        if not found:
+            missing.append(package)
+    return missing
+
+
+def _git_source(source):
+    """A local folder as a file:// URL (so that --depth applies), else as is."""
+    path = Path(source).expanduser()
+    return path.resolve().as_uri() if path.exists() else source
+
+
+def _clone_odoo(source):
+    ODOO_CHECKOUT.parent.mkdir(parents=True, exist_ok=True)
+    url = _git_source(source)
+    say(f"fetching Odoo {ODOO_BRANCH} from {source} into {ODOO_CHECKOUT}")
+    base = ["git", "clone", "--quiet", "--depth", "1"]
+    done = subprocess.run(
+        [*base, "--branch", ODOO_BRANCH, url, str(ODOO_CHECKOUT)],
+        check=False,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if done.returncode != 0 and Path(source).expanduser().exists():
+        # a local tree of 19.0 whose branch has another name
+        shutil.rmtree(ODOO_CHECKOUT, ignore_errors=True)
+        done = subprocess.run(
+            [*base, url, str(ODOO_CHECKOUT)],
+            check=False,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    if done.returncode != 0:
+        shutil.rmtree(ODOO_CHECKOUT, ignore_errors=True)
+        raise SetupError(
+            f"could not fetch Odoo from {source}: {done.stderr.strip()}. Set "
+            "ODOO_SOURCE to a reachable repository or a local 19.0 checkout."
+        )
+    release = (ODOO_CHECKOUT / "odoo" / "release.py").read_text()
+    if not re.search(r"version_info\s*=\s*\(\s*19\s*,\s*0\s*,", release):
+        shutil.rmtree(ODOO_CHECKOUT, ignore_errors=True)
+        raise SetupError(f"{source} does not hold Odoo 19.0.")
+
+
+def setup_odoo():
+    """Set up Odoo 19.0 under .run (checkout and virtual environment) and
+    return the Python that runs it."""
+    python = VENV / "bin" / "python"
+    if python.exists() and _odoo_rc(python) == 0:
+        return python
+    missing = missing_system_packages()
+    if missing:
+        raise SetupError(
+            f"Odoo 19.0 is not installed and setting it up needs "
+            f"{', '.join(missing)}: apt-get install {' '.join(missing)}"
+        )
+    if not (ODOO_CHECKOUT / "odoo" / "release.py").exists():
+        _clone_odoo(os.environ.get("ODOO_SOURCE") or ODOO_SOURCE_DEFAULT)
+    say(f"creating the virtual environment {VENV} (Odoo's requirements)")
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    constraint = RUN / "pip-constraint.txt"
+    constraint.write_text("setuptools<70\n")
+    env = dict(os.environ, PIP_CONSTRAINT=str(constraint))
+    pip = [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
+    subprocess.run(
+        [*pip, "-r", str(ODOO_CHECKOUT / "requirements.txt")], check=True, env=env
+    )
+    subprocess.run(
+        [
+            *pip,
+            "--config-settings",
+            "editable_mode=compat",
+            "-e",
+            str(ODOO_CHECKOUT),
+        ],
+        check=True,
+        env=env,
+    )
+    # after Odoo: the OCA addons among them require the odoo distribution
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True, env=env)
+    if _odoo_rc(python) != 0:
+        raise SetupError(f"Odoo 19.0 was set up in {VENV} but does not import.")
+    say(f"Odoo 19.0 is set up in {VENV}")
+    return python
+
+
+def run_in_odoo_python(argv):
+    """Carry on in a Python that has Odoo 19.0: this one, ODOO_PATH's, or the
+    project's set-up (made when missing)."""
+    if os.environ.get("ODOO_PATH") or _odoo_rc(sys.executable) == 0:
+        return
+    if _odoo_rc(sys.executable) == 3:
+        odoo_command()  # says that the installed Odoo is another version
+    if os.environ.get("KPI_IN_VENV"):
+        raise SetupError(f"{VENV} does not import Odoo 19.0; remove it and retry.")
+    python = setup_odoo()
+    os.environ["KPI_IN_VENV"] = "1"
+    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *argv])
 
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -215,26 +337,37 @@ def stop_private_cluster():
     say("private PostgreSQL cluster stopped")
 
 
+PG_SETTINGS = (
+    ("PGHOST", "host"),
+    ("PGPORT", "port"),
+    ("PGUSER", "user"),
+    ("PGPASSWORD", "password"),
+)
+
+
 def ensure_postgres():
-    """Return (connection params, started_here)."""
+    """Return (connection params, started_here): the server named by the PG*
+    settings when any is set, else the project's private cluster."""
+    params = {key: os.environ[var] for var, key in PG_SETTINGS if os.environ.get(var)}
+    if params:
+        if (params.get("user") or getpass.getuser()) == "postgres":
+            raise SetupError(
+                "Odoo refuses to connect as the PostgreSQL superuser 'postgres': "
+                "set PGUSER to another role."
+            )
+        if not _server_answers(params):
+            shown = ", ".join(f"{k}={v}" for k, v in params.items() if k != "password")
+            raise SetupError(
+                f"no PostgreSQL server answers with the PG* settings ({shown}); "
+                "unset them to use the project's private cluster."
+            )
+        say("using the PostgreSQL server given by the PG* settings")
+        return params, False
     if private_cluster_running():
         params = _private_params()
         if _server_answers(params):
+            say(f"using the private PostgreSQL cluster in {PGDATA}")
             return params, False
-    params = {}
-    for var, key in (
-        ("PGHOST", "host"),
-        ("PGPORT", "port"),
-        ("PGUSER", "user"),
-        ("PGPASSWORD", "password"),
-    ):
-        if os.environ.get(var):
-            params[key] = os.environ[var]
-    if (params.get("user") or getpass.getuser()) != "postgres" and _server_answers(
-        params
-    ):
-        say("using the PostgreSQL server given by the PG* settings")
-        return params, False
     return start_private_cluster(), True
 
 
@@ -351,6 +484,14 @@ def manifest_depends(addon):
 
 
 # ---------------------------------------------------------------- commands
+def cmd_setup(_args):
+    """Set Odoo up under .run (from ODOO_SOURCE) even if this Python has one:
+    what a fresh machine gets from make demo / make test."""
+    python = setup_odoo()
+    say(f"{python} runs Odoo 19.0")
+    return 0
+
+
 def cmd_check(_args):
     odoo_command()
     say("Odoo 19.0 found")
@@ -631,9 +772,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="kpi")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check", help="check that Odoo 19.0 is available")
+    sub.add_parser("setup", help="set Odoo 19.0 up under .run when it is missing")
     p_demo = sub.add_parser("demo", help="start the demo Odoo")
     p_demo.add_argument("--size", default="small", choices=["small", "medium", "large"])
-    p_demo.add_argument("--port", type=int, default=8069)
+    p_demo.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8069))
     p_test = sub.add_parser("test", help="run every test on a throwaway database")
     p_test.add_argument("--tags", help="Odoo --test-tags (default: our addons)")
     p_test.add_argument("--keep", action="store_true", help="keep the database")
@@ -650,6 +792,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     handler = {
         "check": cmd_check,
+        "setup": cmd_setup,
         "demo": cmd_demo,
         "test": cmd_test,
         "bench": cmd_bench,
@@ -657,6 +800,8 @@ def main(argv=None):
         "pg": cmd_pg,
     }[args.command]
     try:
+        if args.command in ("demo", "test", "bench", "screenshots"):
+            run_in_odoo_python(sys.argv[1:] if argv is None else argv)
         return handler(args)
     except SetupError as exc:
         print(f"[kpi] cannot continue: {exc}", file=sys.stderr)
