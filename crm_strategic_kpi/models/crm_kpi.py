@@ -61,6 +61,15 @@ class CrmKpi(models.Model):
 
     _code_unique = models.Constraint("UNIQUE(code)", "A KPI code must be unique.")
 
+    def _value_from_sums(self, numerator, denominator):
+        """The KPI's value from its summed facts, as every view shows it:
+        factor * sum(numerator) / sum(denominator) for a ratio (None without a
+        denominator), factor * sum(numerator) for a count or an amount."""
+        self.ensure_one()
+        if self.is_ratio:
+            return self.factor * numerator / denominator if denominator else None
+        return self.factor * numerator
+
     @api.model
     def _sync_availability(self):
         """Deactivate the KPIs whose data source is not installed (and reactivate

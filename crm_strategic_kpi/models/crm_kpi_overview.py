@@ -57,9 +57,7 @@ class CrmKpiValue(models.Model):
                 n, d = sums.get((kpi.id, first + relativedelta(months=i)), (0, 0))
                 num += n
                 den += d
-            if kpi.is_ratio:
-                return kpi.factor * num / den if den else None
-            return kpi.factor * num
+            return kpi._value_from_sums(num, den)
 
         goals = self.env["crm.kpi.goal"].search_read(
             [("state", "=", "running"), ("kpi_id", "in", kpis.ids)]

@@ -22,6 +22,7 @@ from .kpi_engine import (
     KpiEngine,
     create_history_tables,
 )
+from .kpi_rules import month_start
 
 _logger = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ TOTAL_KEYS = frozenset(
     }
 )
 TOTAL_AGGREGATES = frozenset({"numerator:sum", "denominator:sum", "value:sum"})
-
-
-def month_start(day):
-    return day.replace(day=1)
 
 
 class FactReference(fields.Many2one):

@@ -2,7 +2,7 @@ import base64
 import io
 import re
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 
 import xlsxwriter
 from dateutil.relativedelta import relativedelta
@@ -13,6 +13,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import split_every
 
 from ..models.crm_kpi import CATEGORIES
+from ..models.kpi_rules import month_start, months_between
 
 MAX_MONTHS = 36
 # Data sheet: facts read per batch, to keep the ORM cache small
@@ -41,18 +42,6 @@ UNIT_FORMATS = {
 }
 CHART_WIDTH, CHART_HEIGHT = 520, 300
 MONTH_FORMAT = "mmm yyyy"
-
-
-def month_start(day):
-    if isinstance(day, datetime):
-        day = day.date()
-    return day.replace(day=1)
-
-
-def months_between(first, last):
-    """Number of months from the month of ``first`` to that of ``last``,
-    both included."""
-    return (last.year - first.year) * 12 + last.month - first.month + 1
 
 
 class CrmKpiReportWizard(models.TransientModel):
@@ -225,9 +214,7 @@ class CrmKpiReportWizard(models.TransientModel):
         """The KPI from summed facts: None for a ratio without denominator, 0
         for a count or an amount without facts."""
         num, den = sums or (0.0, 0.0)
-        if kpi.is_ratio:
-            return kpi.factor * num / den if den else None
-        return kpi.factor * num
+        return kpi._value_from_sums(num, den)
 
     def _get_goals(self, kpis, states):
         self.ensure_one()
