@@ -62,7 +62,10 @@ class KpiRecompute(Command):
                     if not goal._get_missing_criteria():
                         goal._capture_baseline()
                         if goal.has_baseline:
-                            goal.action_start()
+                            try:
+                                goal.action_start()
+                            except UserError as exc:
+                                print(f"goal {goal.name!r} not started: {exc}")
             env["crm.kpi.goal"]._cron_update_goals()
             cr.commit()
         rows = sum(summary["rows"].values())

@@ -8,6 +8,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 
+from .kpi_rules import month_start, months_between
+
 STATES = [
     ("draft", "Draft"),
     ("running", "Running"),
@@ -16,6 +18,7 @@ STATES = [
     ("cancelled", "Cancelled"),
 ]
 STATUSES = [
+    ("not_started", "Not started"),
     ("on_track", "On track"),
     ("at_risk", "At risk"),
     ("off_track", "Off track"),
@@ -27,10 +30,6 @@ SCOPE_FIELDS = {
     "segment_id": "segment_id",
     "campaign_id": "campaign_id",
 }
-
-
-def month_start(day):
-    return day.replace(day=1)
 
 
 class CrmKpiGoal(models.Model):
@@ -147,7 +146,18 @@ class CrmKpiGoal(models.Model):
     expected_progress = fields.Float(readonly=True, copy=False, aggregator="avg")
     forecast_value = fields.Float(digits=(16, 2), readonly=True, copy=False)
     status = fields.Selection(
-        selection=STATUSES, readonly=True, copy=False, tracking=True
+        selection=STATUSES,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        default="not_started",
+        group_expand="_expand_statuses",
+    )
+    progress_bar = fields.Float(
+        string="Progress (0-100 %)",
+        compute="_compute_progress_bar",
+        help="The progress as the bar shows it, within 0 and 100 %; the exact "
+        "figure stands beside it.",
     )
     checkpoint_ids = fields.One2many(
         comodel_name="crm.kpi.goal.checkpoint", inverse_name="goal_id", copy=False
@@ -158,6 +168,15 @@ class CrmKpiGoal(models.Model):
     smart_achievable = fields.Boolean(string="Achievable", compute="_compute_smart")
     smart_relevant = fields.Boolean(string="Relevant", compute="_compute_smart")
     smart_time_bound = fields.Boolean(string="Time-bound", compute="_compute_smart")
+
+    @api.model
+    def _expand_statuses(self, statuses, domain):
+        return [key for key, _label in STATUSES]
+
+    @api.depends("progress")
+    def _compute_progress_bar(self):
+        for goal in self:
+            goal.progress_bar = min(max(goal.progress, 0.0), 100.0)
 
     @api.depends("target_mode", "target_change_pct", "baseline_value", "has_baseline")
     def _compute_target_value(self):
@@ -215,7 +234,7 @@ class CrmKpiGoal(models.Model):
             goal.ambitious = False
             if not (goal.kpi_id and goal.date_start and goal.date_deadline):
                 continue
-            months = max(goal._months_between(goal.date_start, goal.date_deadline), 1)
+            months = max(months_between(goal.date_start, goal.date_deadline), 1)
             goal.required_monthly_change = (
                 goal.target_value - goal.baseline_value
             ) / months
@@ -292,6 +311,37 @@ class CrmKpiGoal(models.Model):
             missing.append("time_bound")
         return missing
 
+    def _get_direction_error(self):
+        """Why the target is no improvement on the baseline in the KPI's
+        direction, or None."""
+        self.ensure_one()
+        better = self.kpi_id.better
+        baseline, target = self.baseline_value, self.target_value
+        values = {
+            "baseline": round(baseline, 2),
+            "target": round(target, 2),
+            "kpi": self.kpi_id.name,
+        }
+        if better == "higher" and target <= baseline:
+            return self.env._(
+                "Measurable: %(kpi)s is better when higher, so the target "
+                "(%(target)s) must lie above the baseline (%(baseline)s).",
+                **values,
+            )
+        if better == "lower" and target >= baseline:
+            return self.env._(
+                "Measurable: %(kpi)s is better when lower, so the target "
+                "(%(target)s) must lie below the baseline (%(baseline)s).",
+                **values,
+            )
+        if target == baseline:
+            return self.env._(
+                "Measurable: the target (%(target)s) equals the baseline "
+                "(%(baseline)s).",
+                **values,
+            )
+        return None
+
     # ------------------------------------------------------------ actions
     def action_start(self):
         explanations = {
@@ -330,6 +380,14 @@ class CrmKpiGoal(models.Model):
                         "baseline by hand.",
                         months=goal.baseline_months,
                     )
+            direction = (
+                goal._get_direction_error()
+                if not missing and goal.has_baseline
+                else None
+            )
+            if direction:
+                missing.append("measurable")
+                explanations["measurable"] = direction
             if missing:
                 raise UserError(
                     self.env._(
@@ -345,7 +403,9 @@ class CrmKpiGoal(models.Model):
         self.filtered(lambda g: g.state in ("draft", "running")).state = "cancelled"
 
     def action_reset_draft(self):
-        self.filtered(lambda g: g.state == "cancelled").state = "draft"
+        self.filtered(lambda g: g.state == "cancelled").write(
+            {"state": "draft", "status": "not_started"}
+        )
 
     def action_refresh(self):
         self.filtered(lambda g: g.state == "running")._update_live_figures()
@@ -403,11 +463,6 @@ class CrmKpiGoal(models.Model):
         return action
 
     # ------------------------------------------------------------ figures
-    @api.model
-    def _months_between(self, start, end):
-        delta = relativedelta(month_start(end), month_start(start))
-        return delta.years * 12 + delta.months + 1
-
     def _get_fact_reader(self):
         """``crm.kpi.value`` with the access rights of the goal's owner, in
         the owner's companies: the goal's figures hold only the facts its
@@ -513,8 +568,9 @@ class CrmKpiGoal(models.Model):
         )
         num, den = num or 0.0, den or 0.0
         if kpi.is_ratio:
-            return kpi.factor * num / den if den else None
-        return kpi.factor * num / self._months_between(date_from, date_to)
+            return kpi._value_from_sums(num, den)
+        # counts and amounts: a monthly average over the period
+        return kpi._value_from_sums(num / months_between(date_from, date_to), den)
 
     def _get_monthly_values(self, date_from, date_to):
         """[(month, value)] for every month of the range; value None for a
@@ -532,10 +588,7 @@ class CrmKpiGoal(models.Model):
         month = month_start(date_from)
         while month <= date_to:
             num, den = by_month.get(month, (0.0, 0.0))
-            if kpi.is_ratio:
-                values.append((month, kpi.factor * num / den if den else None))
-            else:
-                values.append((month, kpi.factor * num))
+            values.append((month, kpi._value_from_sums(num, den)))
             month += relativedelta(months=1)
         return values
 
@@ -578,7 +631,7 @@ class CrmKpiGoal(models.Model):
         mean_y = sum(y for _x, y in points) / n
         sxx = sum((x - mean_x) ** 2 for x, _y in points)
         slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
-        target_x = self._months_between(self.date_start, self.date_deadline) - 1
+        target_x = months_between(self.date_start, self.date_deadline) - 1
         return mean_y + slope * (target_x - mean_x)
 
     def _target_met(self, value):
@@ -601,7 +654,9 @@ class CrmKpiGoal(models.Model):
             elapsed = (today - goal.date_start).days
             expected = min(max(100.0 * elapsed / total_days, 0.0), 100.0)
             company = goal.company_id
-            if progress >= expected - company.kpi_goal_at_risk_gap:
+            if goal._target_met(current) or (
+                progress >= expected - company.kpi_goal_at_risk_gap
+            ):
                 status = "on_track"
             elif progress >= expected - company.kpi_goal_off_track_gap or (
                 goal._target_met(forecast)

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL, create_index
 
 from .customer_intelligence import (
+    LIFECYCLE_REASONS,
     LIFECYCLE_STAGES,
     RFM_SEGMENTS,
     CustomerIntelligence,
@@ -46,7 +47,20 @@ class ResPartner(models.Model):
     )
     # Lifecycle
     lifecycle_stage = fields.Selection(
-        selection=LIFECYCLE_STAGES, readonly=True, index=True, copy=False
+        selection=LIFECYCLE_STAGES,
+        readonly=True,
+        index=True,
+        copy=False,
+        group_expand="_expand_lifecycle_stages",
+    )
+    lifecycle_reason = fields.Selection(
+        selection=LIFECYCLE_REASONS,
+        string="Lifecycle Rule",
+        compute="_compute_lifecycle_reason",
+        help="The rule that put the customer in its lifecycle stage (the "
+        "stage follows won deals and the latest NPS; churn risk follows the "
+        "next-purchase forecast; the RFM segment ranks recency, frequency and "
+        "value among the company's customers: they can disagree).",
     )
     lifecycle_event_ids = fields.One2many(
         comodel_name="crm.kpi.lifecycle.event", inverse_name="partner_id"
@@ -95,6 +109,31 @@ class ResPartner(models.Model):
         readonly=True,
         copy=False,
     )
+
+    def _compute_lifecycle_reason(self):
+        """The reason of each customer's latest lifecycle event."""
+        customers = self.commercial_partner_id
+        reasons = {}
+        if customers.ids:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT DISTINCT ON (partner_id) partner_id, reason
+                      FROM crm_kpi_lifecycle_event
+                     WHERE partner_id = ANY(%s)
+                     ORDER BY partner_id, date DESC, id DESC
+                    """,
+                    customers.ids,
+                )
+            )
+            reasons = dict(self.env.cr.fetchall())
+        for partner in self:
+            partner.lifecycle_reason = reasons.get(partner.commercial_partner_id.id)
+
+    @api.model
+    def _expand_lifecycle_stages(self, stages, domain):
+        """Board columns in the order of the lifecycle, not the alphabet."""
+        return [key for key, _label in LIFECYCLE_STAGES]
 
     def _compute_kpi_feedback_count(self):
         counts = dict(

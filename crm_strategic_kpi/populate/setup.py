@@ -71,7 +71,8 @@ SALESPEOPLE = (
 )
 # (xmlid, name, sequence, share of customers, company sizes)
 SEGMENTS = (
-    ("segment_small", "Small business", 10, 10, ("micro", "small")),
+    # the names of the module's default segments, which are reused
+    ("segment_small", "Small businesses", 10, 10, ("micro", "small")),
     ("segment_mid", "Mid-market", 20, 4, ("medium",)),
     ("segment_key", "Key accounts", 30, 1, ("large",)),
 )

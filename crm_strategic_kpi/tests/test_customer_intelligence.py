@@ -90,6 +90,35 @@ class TestCustomerIntelligence(KpiCommon):
         # a refresh without change writes no event
         self.refresh("2026-04-15")
         self.assertEqual(len(self.events(self.cust_a)), 2)
+        # each customer (and its contacts) says which rule set its stage
+        self.assertEqual(
+            (self.cust_a | self.contact_a1 | self.cust_c | self.cust_d).mapped(
+                "lifecycle_reason"
+            ),
+            ["no_recent_deal", "no_recent_deal", "no_recent_deal", "open_opportunity"],
+        )
+        # the board's columns follow the lifecycle, not the alphabet
+        groups = (
+            self.env["res.partner"]
+            .with_context(read_group_expand=True)
+            .formatted_read_group(
+                [("id", "in", self.partners.ids)], ["lifecycle_stage"]
+            )
+        )
+        self.assertEqual(
+            [g["lifecycle_stage"] for g in groups],
+            [
+                "prospect",
+                "lead",
+                "opportunity",
+                "new_customer",
+                "active",
+                "at_risk",
+                "churned",
+                "reactivated",
+                "advocate",
+            ],
+        )
 
     def test_reactivated_and_advocate(self):
         # A wins again on 2026-05-01, 80 days after its last deal (> 60)

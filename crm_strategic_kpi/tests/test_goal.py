@@ -71,6 +71,8 @@ class TestSmartGoals(KpiCommon):
         self.assertAlmostEqual(goal.required_monthly_change, 250)
         self.assertAlmostEqual(goal.historical_monthly_change, 862.44, places=2)
         self.assertFalse(goal.ambitious)
+        # the bar stays within 0-100 %, the exact figure beside it
+        self.assertEqual(goal.progress_bar, 0.0)
 
     def test_lower_is_better(self):
         goal = self.goal(
@@ -89,9 +91,74 @@ class TestSmartGoals(KpiCommon):
         self.assertAlmostEqual(goal.current_value, 30)
         # (30 - 24) / (20 - 24): moving away from a lower target
         self.assertAlmostEqual(goal.progress, -150)
+        self.assertEqual(goal.progress_bar, 0.0)
         self.assertAlmostEqual(goal.expected_progress, 49.45, places=2)  # 45/91
         self.assertAlmostEqual(goal.forecast_value, 30)  # one month of data
         self.assertEqual(goal.status, "off_track")
+
+    def test_target_on_the_wrong_side_is_refused(self):
+        """Won revenue is better higher: with January's 3000 as baseline a
+        target of 2000 is refused; the sales cycle is better lower: with
+        January's 51 days / 2 deals = 25.5 as baseline, 30 days is refused.
+        The message names the baseline."""
+        revenue = self.goal(
+            kpi_id=self.kpi["won_revenue"].id,
+            target_value=2000,
+            baseline_months=1,
+            date_start=date(2026, 2, 1),
+            date_deadline=date(2026, 7, 31),
+        )
+        with self.assertRaisesRegex(UserError, r"above the baseline \(3000\.0\)"):
+            revenue.action_start()
+        self.assertEqual((revenue.state, revenue.status), ("draft", "not_started"))
+        cycle = self.goal(
+            kpi_id=self.kpi["sales_cycle_days"].id,
+            objective_id=self.cycle.id,
+            target_value=30,
+            baseline_months=1,
+            date_start=date(2026, 2, 1),
+            date_deadline=date(2026, 7, 31),
+        )
+        with self.assertRaisesRegex(UserError, r"below the baseline \(25\.5\)"):
+            cycle.action_start()
+        cycle.target_value = 20
+        with freeze_time("2026-04-15"):
+            cycle.action_start()
+        self.assertEqual(cycle.state, "running")
+
+    def test_met_target_is_on_track(self):
+        """A running goal whose current value meets its target is on track,
+        whatever its progress says: sales cycle, baseline January 25.5 days,
+        target 60 (set before targets were checked), current February to
+        mid-April (21 + 30) / 2 = 25.5 <= 60; progress (25.5 - 25.5) /
+        (60 - 25.5) = 0 % after 40.56 % of the time."""
+        goal = self.goal(
+            kpi_id=self.kpi["sales_cycle_days"].id,
+            objective_id=self.cycle.id,
+            target_value=60,
+            baseline_value=25.5,
+            has_baseline=True,
+            date_start=date(2026, 2, 1),
+            date_deadline=date(2026, 7, 31),
+        )
+        goal.state = "running"
+        with freeze_time("2026-04-15"):
+            goal._update_live_figures()
+        self.assertAlmostEqual(goal.current_value, 25.5)
+        self.assertAlmostEqual(goal.progress, 0.0)
+        self.assertAlmostEqual(goal.expected_progress, 40.56, places=2)
+        self.assertEqual(goal.status, "on_track")
+
+    def test_board_has_a_column_per_status(self):
+        groups = (
+            self.env["crm.kpi.goal"]
+            .with_context(read_group_expand=True)
+            .formatted_read_group([], ["status"], ["__count"])
+        )
+        self.assertEqual(
+            [g["status"] for g in groups],
+            ["not_started", "on_track", "at_risk", "off_track"],
+        )
 
     def test_ambitious_target_is_flagged(self):
         goal = self.goal(
