@@ -751,7 +751,7 @@ def cmd_bench(args):
             _odoo(params, "-d", db, "--size", args.size, command="kpi_populate")
         # every run rolls its work back, which leaves dead rows behind: clear
         # them so that each run reads tables of the same size
-        vacuum(params, db, ("crm_kpi_value", "crm_lead", "crm_kpi_dirty_month"))
+        vacuum(params, db, ("crm_kpi_value", "crm_lead", "crm_kpi_changed_day"))
         _odoo(params, "-d", db, command="kpi_bench")
     finally:
         if started:

@@ -9,7 +9,7 @@ from . import crm_kpi_cost
 from . import crm_kpi_feedback
 from . import crm_kpi_feedback_request
 from . import crm_kpi_lifecycle_event
-from . import crm_kpi_dirty_month
+from . import crm_kpi_changed_day
 from . import crm_kpi_user_login
 from . import kpi_privacy
 from . import ir_rule

@@ -144,6 +144,6 @@ class CrmKpiCost(models.Model):
         return super().unlink()
 
     def _kpi_mark_dirty(self):
-        self.env["crm.kpi.dirty.month"]._mark(
+        self.env["crm.kpi.changed.day"]._mark(
             [(cost.company_id.id, cost.date) for cost in self if cost.date]
         )

@@ -181,6 +181,6 @@ class CrmKpiFeedback(models.Model):
             partners.sudo()._kpi_refresh_customers()
 
     def _kpi_mark_dirty(self):
-        self.env["crm.kpi.dirty.month"]._mark(
+        self.env["crm.kpi.changed.day"]._mark(
             [(fb.company_id.id, fb.date) for fb in self]
         )

@@ -153,6 +153,11 @@ class CrmKpiGoal(models.Model):
         default="not_started",
         group_expand="_expand_statuses",
     )
+    figures_computed_at = fields.Datetime(
+        string="Figures Computed",
+        compute="_compute_figures_computed_at",
+        help="When the KPI figures behind the current value were last recomputed.",
+    )
     progress_bar = fields.Float(
         string="Progress (0-100 %)",
         compute="_compute_progress_bar",
@@ -172,6 +177,10 @@ class CrmKpiGoal(models.Model):
     @api.model
     def _expand_statuses(self, statuses, domain):
         return [key for key, _label in STATUSES]
+
+    def _compute_figures_computed_at(self):
+        computed_at = self.env["crm.kpi.changed.day"]._get_freshness()["computed_at"]
+        self.figures_computed_at = computed_at or False
 
     @api.depends("progress")
     def _compute_progress_bar(self):
@@ -408,7 +417,9 @@ class CrmKpiGoal(models.Model):
         )
 
     def action_refresh(self):
-        self.filtered(lambda g: g.state == "running")._update_live_figures()
+        """Bring the figures up to date (changed months and the current
+        month), then the running goals."""
+        return self.env["crm.kpi.changed.day"].action_refresh_figures()
 
     def action_capture_baseline(self):
         for goal in self.filtered(lambda g: g.state == "draft"):

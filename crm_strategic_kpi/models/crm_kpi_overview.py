@@ -100,7 +100,7 @@ class CrmKpiValue(models.Model):
                             "id": g["id"],
                             "name": g["name"],
                             "status": g["status"],
-                            "progress": g["progress"],
+                            "progress": min(max(g["progress"], 0.0), 100.0),
                         }
                         for g in goals
                         if g["kpi_id"][0] == kpi.id
@@ -108,8 +108,15 @@ class CrmKpiValue(models.Model):
                 }
             )
         companies = self.env.user.company_ids
+        freshness = self.env["crm.kpi.changed.day"]._get_freshness()
+        intervals = dict(
+            self.env["res.config.settings"]._fields["kpi_refresh_interval"].selection
+        )
         return {
             "period": period,
+            # UTC, formatted by the client in the user's timezone and locale
+            "computed_at": freshness["computed_at"],
+            "refresh_interval": intervals.get(freshness["interval"], ""),
             "date_from": fields.Date.to_string(start),
             "previous_from": fields.Date.to_string(prev_start),
             "currency_symbol": (

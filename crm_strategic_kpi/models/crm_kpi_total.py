@@ -52,33 +52,6 @@ class CrmKpiTotal(models.Model):
                     version=cr.connection.server_version,
                 )
             )
-        # Databases that had facts before the totals existed get them here.
-        cr.execute("SELECT 1 FROM crm_kpi_total LIMIT 1")
-        if not cr.fetchone():
-            cr.execute(
-                SQL(
-                    "INSERT INTO crm_kpi_total (%s) %s",
-                    self._total_columns(),
-                    self._totals_of(SQL("crm_kpi_value")),
-                )
-            )
-        # ... and totals written before they had fingerprints, theirs.
-        cr.execute("SELECT 1 FROM crm_kpi_total WHERE fingerprint IS NULL LIMIT 1")
-        if cr.fetchone():
-            cr.execute(
-                SQL(
-                    """
-                    UPDATE crm_kpi_total t SET fingerprint = f.fingerprint
-                      FROM (SELECT kpi_id, company_id, date,
-                                   %s AS fingerprint
-                              FROM crm_kpi_value f
-                             GROUP BY kpi_id, company_id, date) f
-                     WHERE f.kpi_id = t.kpi_id AND f.company_id = t.company_id
-                       AND f.date = t.date AND t.fingerprint IS NULL
-                    """,
-                    self._fingerprint(SQL("f")),
-                )
-            )
 
     @staticmethod
     def _total_columns():

@@ -1,11 +1,8 @@
-import json
 import logging
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
-from datetime import time as dtime
+from datetime import timedelta
 
-import pytz
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
@@ -16,7 +13,7 @@ from odoo.tools import SQL
 from .crm_kpi import CATEGORIES, UNITS
 from .kpi_engine import (
     DIMS,
-    RUN_STATE_PARAM,
+    LAST_RUN_PARAM,
     SCOPE_FORWARD,
     SCOPE_MONTH,
     KpiEngine,
@@ -28,7 +25,6 @@ _logger = logging.getLogger(__name__)
 
 # Two recomputes never overlap: they take this PostgreSQL advisory lock.
 RECOMPUTE_LOCK = 815_620_1907
-LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
 
 
 # What the monthly totals (crm.kpi.total) can answer for the facts: groupings
@@ -170,44 +166,9 @@ class CrmKpiValue(models.Model):
     _kpi_company_date_idx = models.Index("(kpi_id, company_id, date)")
 
     def init(self):
-        # Databases created before the fact table lost its foreign keys (and
-        # its create/write columns and two indexes) drop them here; a no-op
-        # otherwise.
-        cr = self.env.cr
-        cr.execute(
-            """
-            SELECT conname FROM pg_constraint
-             WHERE conrelid = 'crm_kpi_value'::regclass AND contype = 'f'
-            """
-        )
-        for (name,) in cr.fetchall():
-            cr.execute(
-                SQL(
-                    "ALTER TABLE crm_kpi_value DROP CONSTRAINT %s", SQL.identifier(name)
-                )
-            )
-        cr.execute(
-            """
-            DELETE FROM ir_model_constraint
-             WHERE type = 'f'
-               AND model = (SELECT id FROM ir_model WHERE model = 'crm.kpi.value')
-            """
-        )
-        # indexes of earlier versions that only slowed the bulk inserts down
-        cr.execute(
-            "DROP INDEX IF EXISTS crm_kpi_value__company_id_index, "
-            "crm_kpi_value__kpi_code_index"
-        )
-        cr.execute(
-            """
-            ALTER TABLE crm_kpi_value
-             DROP COLUMN IF EXISTS create_uid, DROP COLUMN IF EXISTS write_uid,
-             DROP COLUMN IF EXISTS create_date, DROP COLUMN IF EXISTS write_date
-            """
-        )
         # the customer history a run keeps for the next ones: computed anew
         # after every update of the module (the engine may have changed)
-        create_history_tables(cr)
+        create_history_tables(self.env.cr)
 
     # ------------------------------------------------------------ ORM writes
     # The engine writes facts in SQL, with their totals. Facts changed through
@@ -574,6 +535,9 @@ class CrmKpiValue(models.Model):
             len(rows),
             seconds,
         )
+        self.env["ir.config_parameter"].sudo().set_param(
+            LAST_RUN_PARAM, fields.Datetime.to_string(fields.Datetime.now())
+        )
         return {
             "rows": rows,
             "seconds": seconds,
@@ -800,109 +764,6 @@ class CrmKpiValue(models.Model):
             return True
         cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", RECOMPUTE_LOCK))
         return cr.fetchone()[0]
-
-    # ------------------------------------------------------------ nightly
-    @api.model
-    def _schedule_nightly_run(self):
-        """Plan the nightly recompute for 02:00 in the main company's timezone
-        (cron times are UTC)."""
-        cron = self.env.ref(
-            "crm_strategic_kpi.ir_cron_recompute_kpis", raise_if_not_found=False
-        )
-        if not cron:
-            return
-        tz = pytz.timezone(self.env.ref("base.main_company")._get_kpi_timezone())
-        local_now = pytz.utc.localize(fields.Datetime.now()).astimezone(tz)
-        day = local_now.date()
-        if local_now.hour >= 2:
-            day += timedelta(days=1)
-        local_next = tz.localize(datetime.combine(day, dtime(2, 0)))
-        cron.nextcall = local_next.astimezone(pytz.utc).replace(tzinfo=None)
-
-    @api.model
-    def _cron_recompute(self):
-        """The nightly run: personal data past their retention period
-        anonymised, segments and customer figures (they are dimensions and
-        sources of the KPIs), then the KPIs."""
-        self.env["crm.kpi.privacy"].sudo()._apply_retention()
-        self.env["res.partner"].sudo()._cron_refresh_customers()
-        if self.sudo()._run_incremental(commit=True) is not None:
-            self.env["crm.kpi.goal"].sudo()._cron_update_goals()
-
-    def _run_incremental(self, commit=False):
-        """Recompute the months touched since the last successful run, plus
-        the current month. With ``commit``, every KPI is committed on its own
-        through ``ir.cron._commit_progress`` and a run interrupted midway
-        resumes with the KPIs it had not finished."""
-        if not self._take_recompute_lock():
-            _logger.warning(
-                "Strategic KPIs: nightly recompute skipped, another recompute "
-                "holds the lock"
-            )
-            return None
-        params = self.env["ir.config_parameter"].sudo()
-        state = json.loads(params.get_param(RUN_STATE_PARAM) or "null")
-        today = fields.Date.today()
-        if not state:
-            state = self._take_dirty_queue(month_start(today))
-            params.set_param(RUN_STATE_PARAM, json.dumps(state))
-            if commit:
-                self.env["ir.cron"]._commit_progress(remaining=len(state["codes"]))
-                self._take_recompute_lock(wait=True)
-        companies = self.env["res.company"].browse(state["companies"]).exists()
-        kpis = self.env["crm.kpi"].search([("code", "in", state["codes"])])
-        targets = [(s, c, fields.Date.to_date(m)) for s, c, m in state["targets"]]
-
-        def progress(code):
-            state["done"].append(code)
-            params.set_param(RUN_STATE_PARAM, json.dumps(state))
-            if commit:
-                self.env["ir.cron"]._commit_progress(1)
-                # the commit released the lock: hold it again for the next KPI
-                self._take_recompute_lock(wait=True)
-
-        summary = self._run(
-            companies,
-            kpis,
-            targets,
-            fields.Date.to_date(state["month_to"]),
-            done=set(state["done"]),
-            on_progress=progress,
-        )
-        params.set_param(RUN_STATE_PARAM, "")
-        params.set_param(
-            LAST_RUN_PARAM, fields.Datetime.to_string(fields.Datetime.now())
-        )
-        if commit:
-            self.env["ir.cron"]._commit_progress(0)
-        return summary
-
-    def _take_dirty_queue(self, current_month):
-        """Consume the queue of changed days into the run's target months."""
-        cr = self.env.cr
-        self.env.flush_all()
-        cr.execute("DELETE FROM crm_kpi_dirty_month RETURNING company_id, day")
-        touched = {}
-        for company_id, day in cr.fetchall():
-            # the day is a UTC day: its local month may be a neighbour's
-            for shifted in (day - timedelta(days=1), day, day + timedelta(days=1)):
-                touched.setdefault(company_id, set()).add(month_start(shifted))
-        companies = self._get_recompute_companies(None)
-        targets = set()
-        for company in companies:
-            months = {m for m in touched.get(company.id, ()) if m <= current_month}
-            months.add(current_month)
-            for month in months:
-                targets.add((SCOPE_MONTH, company.id, month))
-            for month in self._month_range(min(months), current_month):
-                targets.add((SCOPE_FORWARD, company.id, month))
-        return {
-            "companies": companies.ids,
-            "codes": self._get_recompute_kpis(None).mapped("code"),
-            "targets": sorted((s, c, fields.Date.to_string(m)) for s, c, m in targets),
-            "month_to": fields.Date.to_string(current_month),
-            "done": [],
-        }
 
     # ------------------------------------------------------------ drill-down
     def _get_numerator_records(self):

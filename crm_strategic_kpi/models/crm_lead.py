@@ -116,7 +116,7 @@ class CrmLead(models.Model):
         # the company of a deal without one is its team's
         self.env["crm.team"].flush_model(["company_id"])
         main_company = self.env.ref("base.main_company").id
-        self.env["crm.kpi.dirty.month"]._mark_query(
+        self.env["crm.kpi.changed.day"]._mark_query(
             SQL(
                 """
                 SELECT COALESCE(l.company_id, t.company_id, %(main)s) AS company_id,

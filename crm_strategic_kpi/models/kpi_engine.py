@@ -61,6 +61,8 @@ HISTORY_TABLES = (
 )
 # the state of a nightly run in progress (see crm.kpi.value._run_incremental)
 RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
+# when the figures were last recomputed (any run)
+LAST_RUN_PARAM = "crm_strategic_kpi.last_run"
 WON_COLUMNS = (
     "id",
     "company_id",
@@ -803,7 +805,7 @@ class KpiEngine:
         # a queued UTC day may belong to the local month before it
         self.cr.execute(
             SQL(
-                """SELECT EXISTS (SELECT 1 FROM crm_kpi_dirty_month
+                """SELECT EXISTS (SELECT 1 FROM crm_kpi_changed_day
                                    WHERE company_id = ANY(%s) AND day <= %s)""",
                 list(self._timezones),
                 cutoff,

@@ -68,7 +68,7 @@ class CrmKpiPrivacy(models.AbstractModel):
         logins, months = cr.fetchone()
         # the facts of those months lose their user dimension with the run
         epoch = date(2000, 1, 1)
-        self.env["crm.kpi.dirty.month"].sudo()._mark(
+        self.env["crm.kpi.changed.day"].sudo()._mark(
             [
                 (company_id, epoch + timedelta(days=days + 14))
                 for company_id, days in months or ()

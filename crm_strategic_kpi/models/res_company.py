@@ -265,7 +265,7 @@ class ResCompany(models.Model):
                     (company.id, month + timedelta(days=14))
                     for month in Value._month_range(first, today)
                 ]
-        self.env["crm.kpi.dirty.month"].sudo()._mark(days)
+        self.env["crm.kpi.changed.day"].sudo()._mark(days)
 
     def _get_kpi_timezone(self):
         """The company's timezone: its partner's, else the first administrator's,

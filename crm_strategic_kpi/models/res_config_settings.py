@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .crm_kpi_changed_day import DEFAULT_REFRESH, REFRESH_PARAM
+
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
@@ -39,3 +41,24 @@ class ResConfigSettings(models.TransientModel):
     kpi_data_retention_months = fields.Integer(
         related="company_id.kpi_data_retention_months", readonly=False
     )
+    kpi_refresh_interval = fields.Selection(
+        selection=[
+            ("nightly", "Every night (02:00)"),
+            ("hourly", "Every hour"),
+            ("quarter_hour", "Every 15 minutes"),
+        ],
+        string="Refresh the Figures",
+        default=DEFAULT_REFRESH,
+        config_parameter=REFRESH_PARAM,
+        help="How often the scheduled action brings the figures up to date "
+        "(changed months and the current month). KPI users can also refresh "
+        "them at any time from the overview or a goal.",
+    )
+
+    def set_values(self):
+        before = self.env["ir.config_parameter"].sudo().get_param(REFRESH_PARAM)
+        res = super().set_values()
+        after = self.env["ir.config_parameter"].sudo().get_param(REFRESH_PARAM)
+        if (after or DEFAULT_REFRESH) != (before or DEFAULT_REFRESH):
+            self.env["crm.kpi.changed.day"]._apply_refresh_interval()
+        return res

@@ -163,7 +163,7 @@ class ResPartner(models.Model):
     def create(self, vals_list):
         partners = super().create(vals_list)
         partners.flush_model(["create_date", "company_id"])
-        self.env["crm.kpi.dirty.month"]._mark_query(partners._kpi_created_days())
+        self.env["crm.kpi.changed.day"]._mark_query(partners._kpi_created_days())
         return partners
 
     def write(self, vals):
@@ -191,7 +191,7 @@ class ResPartner(models.Model):
 
     def unlink(self):
         self._kpi_mark_dirty()
-        self.env["crm.kpi.dirty.month"]._mark_query(self._kpi_created_days())
+        self.env["crm.kpi.changed.day"]._mark_query(self._kpi_created_days())
         # their answers stay as anonymous scores, without comment or origin
         self.env["crm.kpi.feedback"].sudo().search(
             [("partner_id", "in", self.ids)]
@@ -238,7 +238,7 @@ class ResPartner(models.Model):
         self.flush_model()
         self.env["crm.lead"].flush_model()
         main_company = self.env.ref("base.main_company").id
-        self.env["crm.kpi.dirty.month"]._mark_query(
+        self.env["crm.kpi.changed.day"]._mark_query(
             SQL(
                 """
                 SELECT COALESCE(l.company_id, t.company_id, %(main)s) AS company_id,

@@ -70,7 +70,7 @@ def populate_finalize(ctx):
         env["res.partner"].browse()._kpi_refresh_customers(today=ctx.now.date())
     first_lead = min(ctx.lead_ids, default=0)
     first_partner = min(ctx.partner_ids, default=0)
-    env["crm.kpi.dirty.month"]._mark_query(
+    env["crm.kpi.changed.day"]._mark_query(
         SQL(
             """
             SELECT l.company_id, d.day

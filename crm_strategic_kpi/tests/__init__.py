@@ -9,3 +9,4 @@ from . import test_report
 from . import test_access_paths
 from . import test_safe_input
 from . import test_personal_data
+from . import test_freshness

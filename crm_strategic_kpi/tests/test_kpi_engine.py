@@ -10,11 +10,9 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import SQL, index_exists, mute_logger
 
-from odoo.addons.crm_strategic_kpi.models.crm_kpi_value import (
-    RECOMPUTE_LOCK,
-    RUN_STATE_PARAM,
-)
+from odoo.addons.crm_strategic_kpi.models.crm_kpi_value import RECOMPUTE_LOCK
 from odoo.addons.crm_strategic_kpi.models.kpi_engine import (
+    RUN_STATE_PARAM,
     SPELL_COLUMNS,
     WON_COLUMNS,
     KpiEngine,
@@ -633,15 +631,8 @@ class TestKpiEdgeCases(KpiCommon):
         self.assertTrue(everything)
         self.recompute()
         self.assertEqual(ids(), everything, "nothing changed, nothing rewritten")
-        # totals of older versions get their fingerprints on upgrade
         Total = self.env["crm.kpi.total"]
-        fingerprints = Total.search([]).mapped("fingerprint")
-        self.assertTrue(all(fingerprints))
-        self.env.flush_all()
-        self.cr.execute("UPDATE crm_kpi_total SET fingerprint = NULL")
-        Total.init()
-        Total.invalidate_model()
-        self.assertEqual(Total.search([]).mapped("fingerprint"), fingerprints)
+        self.assertTrue(all(Total.search([]).mapped("fingerprint")))
 
         # L2 (won on 20 January) moves from team 2 to team 1: January's sum
         # stays 2 deals, but by team it is now 2 + 0 instead of 1 + 1
@@ -736,9 +727,9 @@ class TestKpiEdgeCases(KpiCommon):
 
     def test_deleted_lead_disappears_after_incremental_run(self):
         self.recompute()
-        self.env["crm.kpi.dirty.month"].search([]).unlink()
+        self.env["crm.kpi.changed.day"].search([]).unlink()
         self.l2.unlink()
-        self.env["crm.kpi.value"]._run_incremental()
+        self.env["crm.kpi.changed.day"]._run_incremental()
         # Jan keeps only L1; B is no longer a customer
         self.assertMonths("won_count", {1: (1, 0, 1), 2: (1, 0, 1), 3: (1, 0, 1)})
         self.assertMonths("new_customers", {3: (1, 0, 1)})
@@ -792,16 +783,16 @@ class TestKpiEdgeCases(KpiCommon):
         self.assertFalse(referral_facts.exists())
         self.assertFalse(totals.exists(), "and its monthly totals")
 
-    def test_incremental_touches_only_dirty_months(self):
+    def test_incremental_touches_only_changed_days(self):
         self.recompute()
-        self.env["crm.kpi.dirty.month"].search([]).unlink()
+        self.env["crm.kpi.changed.day"].search([]).unlink()
         # a cost in February: only February's month-scoped figures move
         self.env["crm.kpi.cost"].create(
             {"category": "marketing", "amount": 100, "date": date(2026, 2, 15)}
         )
-        queued = self.env["crm.kpi.dirty.month"].search([])
+        queued = self.env["crm.kpi.changed.day"].search([])
         self.assertEqual(queued.mapped("day"), [date(2026, 2, 15)])
-        self.env["crm.kpi.value"]._run_incremental()
+        self.env["crm.kpi.changed.day"]._run_incremental()
         self.assertMonths(
             "cac",
             {
@@ -810,7 +801,7 @@ class TestKpiEdgeCases(KpiCommon):
                 3: (400, 1, 400),
             },
         )
-        self.assertFalse(self.env["crm.kpi.dirty.month"].search([]))
+        self.assertFalse(self.env["crm.kpi.changed.day"].search([]))
 
     def test_facts_per_company(self):
         company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
@@ -880,22 +871,21 @@ class TestKpiRuns(KpiCommon):
     def test_nightly_run_planned_at_two_in_company_time(self):
         cron = self.env.ref("crm_strategic_kpi.ir_cron_recompute_kpis")
         with freeze_time("2026-01-10 12:00:00"):
-            self.env["crm.kpi.value"]._schedule_nightly_run()
+            self.env["crm.kpi.changed.day"]._schedule_nightly_run()
         # 02:00 CET is 01:00 UTC
         self.assertEqual(cron.nextcall, datetime(2026, 1, 11, 1, 0))
         with freeze_time("2026-07-10 23:30:00"):  # 01:30 CEST on 11 July
-            self.env["crm.kpi.value"]._schedule_nightly_run()
+            self.env["crm.kpi.changed.day"]._schedule_nightly_run()
         self.assertEqual(cron.nextcall, datetime(2026, 7, 11, 0, 0))
 
     def test_interrupted_run_resumes_with_remaining_kpis(self):
-        Value = self.env["crm.kpi.value"]
         with freeze_time("2026-04-15 10:00:00"):
-            state = Value._take_dirty_queue(APR)
+            state = self.env["crm.kpi.changed.day"]._take_queue(APR)
             state["done"] = [c for c in state["codes"] if c != "won_count"]
             self.env["ir.config_parameter"].set_param(
                 RUN_STATE_PARAM, json.dumps(state)
             )
-            summary = Value._run_incremental()
+            summary = self.env["crm.kpi.changed.day"]._run_incremental()
         self.assertEqual(list(summary["rows"]), ["won_count"])
         self.assertFalse(self.env["ir.config_parameter"].get_param(RUN_STATE_PARAM))
         # the queue was consumed at the start of the interrupted run: its
@@ -1107,7 +1097,7 @@ class TestKpiRuns(KpiCommon):
         )
         everything = self._figures()
         # as after a nightly run: nothing waits in the queue
-        self.env["crm.kpi.dirty.month"].search([]).unlink()
+        self.env["crm.kpi.changed.day"].search([]).unlink()
         state, cutoff, kept = self._engine_tables(MAR)
         self.assertEqual((state, cutoff), ("read", FEB))
         # the same run reading every won deal from the leads
@@ -1127,7 +1117,7 @@ class TestKpiRuns(KpiCommon):
         # and A's spells as they were before the cutoff
         self.env["crm.lead"].search([("name", "=", "G2")]).unlink()
         self.l3.date_closed = datetime(2026, 4, 2, 12)
-        self.env["crm.kpi.dirty.month"].search([]).unlink()
+        self.env["crm.kpi.changed.day"].search([]).unlink()
         state, _cutoff, kept = self._engine_tables(MAR)
         self.assertEqual(state, "read")
         with patch.object(KpiEngine, "_kept_history", lambda engine: None):
@@ -1140,7 +1130,7 @@ class TestKpiRuns(KpiCommon):
         changed since: otherwise the run reads every won deal from the leads
         and keeps a new history."""
         self.recompute()
-        Queue = self.env["crm.kpi.dirty.month"]
+        Queue = self.env["crm.kpi.changed.day"]
         Queue.search([]).unlink()
         self.assertEqual(self._engine_tables(MAR)[0], "read")
         # west of UTC, the UTC day of the cutoff month's first day still
@@ -1198,7 +1188,7 @@ class TestKpiRuns(KpiCommon):
         kept history and computes the figures a full run computes."""
         with freeze_time("2026-04-15 10:00:00"):
             self.recompute()
-            self.env["crm.kpi.dirty.month"].search([]).unlink()
+            self.env["crm.kpi.changed.day"].search([]).unlink()
             deal = self._deal(
                 "L9",
                 self.cust_b,
@@ -1209,7 +1199,7 @@ class TestKpiRuns(KpiCommon):
                 revenue=600,
             )
             deal._kpi_mark_dirty()
-            summary = self.env["crm.kpi.value"]._run_incremental()
+            summary = self.env["crm.kpi.changed.day"]._run_incremental()
             self.assertEqual(summary["history"], "read")
             nightly = self._figures()
             self.forget_facts()
@@ -1278,13 +1268,13 @@ class TestKpiRuns(KpiCommon):
             self.assertEqual(
                 self.month_value("new_customers", JAN, user_id=self.user2.id)[0], 2
             )
-            Queue = self.env["crm.kpi.dirty.month"]
+            Queue = self.env["crm.kpi.changed.day"]
             Queue.search([]).unlink()
             self.env["base.partner.merge.automatic.wizard"].create({})._merge(
                 (cust_x | self.cust_d).ids, self.cust_d
             )
             self.assertIn(date(2026, 1, 8), Queue.search([]).mapped("day"))
-            summary = self.env["crm.kpi.value"]._run_incremental()
+            summary = self.env["crm.kpi.changed.day"]._run_incremental()
             self.assertEqual(summary["history"], "kept")
             self.env.invalidate_all()
             self.assertEqual(
@@ -1296,18 +1286,17 @@ class TestKpiRuns(KpiCommon):
         first commit holds the changed months in its state: until it
         resumes, no run reads the kept history. L1 (January) grows from 1000
         to 1600: March's CLV becomes (A 2100 + C 3000) x 0.5 = 2550 over 2."""
-        Value = self.env["crm.kpi.value"]
         with freeze_time("2026-04-15 10:00:00"):
             self.recompute()
-            self.env["crm.kpi.dirty.month"].search([]).unlink()
+            self.env["crm.kpi.changed.day"].search([]).unlink()
             self.l1.expected_revenue = 1600
-            state = Value._take_dirty_queue(APR)
+            state = self.env["crm.kpi.changed.day"]._take_queue(APR)
             self.env["ir.config_parameter"].set_param(
                 RUN_STATE_PARAM, json.dumps(state)
             )
-            self.assertFalse(self.env["crm.kpi.dirty.month"].search([]))
+            self.assertFalse(self.env["crm.kpi.changed.day"].search([]))
             self.assertEqual(self._engine_tables(MAR)[0], "kept")
-            summary = Value._run_incremental()
+            summary = self.env["crm.kpi.changed.day"]._run_incremental()
             self.assertEqual(summary["history"], "kept")
             self.env.invalidate_all()
             self.assertEqual(self.month_value("clv", MAR), (2550, 2, 1275))
@@ -1320,7 +1309,7 @@ class TestKpiRuns(KpiCommon):
         queued under both companies, and the nightly run moves its figures.
         Deleting the team queues them again (the deal falls back to the main
         company)."""
-        Queue = self.env["crm.kpi.dirty.month"]
+        Queue = self.env["crm.kpi.changed.day"]
         with freeze_time("2026-04-15 10:00:00"):
             company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
             team3 = self.env["crm.team"].create({"name": "T3", "company_id": False})
@@ -1350,8 +1339,7 @@ class TestKpiRuns(KpiCommon):
                     for day in (date(2026, 1, 5), date(2026, 1, 10))
                 },
             )
-            Value = self.env["crm.kpi.value"]
-            Value._run_incremental()
+            self.env["crm.kpi.changed.day"]._run_incremental()
             self.env.invalidate_all()
             self.assertEqual(self.month_value("won_revenue", JAN)[0], 3000)
             self.assertMonths("won_revenue", {1: (700, 0, 700)}, company=company2)
@@ -1372,7 +1360,7 @@ class TestKpiRuns(KpiCommon):
         first with data (December 2024, L0's creation) to the current one,
         and the next nightly run recomputes them all. Saving the same value
         queues nothing."""
-        Queue = self.env["crm.kpi.dirty.month"]
+        Queue = self.env["crm.kpi.changed.day"]
         with freeze_time("2026-04-15 10:00:00"):
             expected = [
                 date(2024, 12, 15),
@@ -1402,7 +1390,7 @@ class TestKpiRuns(KpiCommon):
             self.company.write({"kpi_churn_days": 60, "kpi_clv_margin": 50})
             self.recompute()
             self.company.kpi_clv_margin = 20
-            summary = self.env["crm.kpi.value"]._run_incremental()
+            summary = self.env["crm.kpi.changed.day"]._run_incremental()
             self.assertEqual(summary["history"], "kept")
             self.env.invalidate_all()
             self.assertMonths(
@@ -1544,12 +1532,12 @@ class TestKpiRuns(KpiCommon):
         registry = self.env.registry
         with registry.cursor() as setup:
             setup.execute(
-                "INSERT INTO crm_kpi_dirty_month (company_id, day) VALUES (%s, %s)",
+                "INSERT INTO crm_kpi_changed_day (company_id, day) VALUES (%s, %s)",
                 (company, day),
             )
         try:
             with registry.cursor() as writer, registry.cursor() as taker:
-                api.Environment(writer, SUPERUSER_ID, {})["crm.kpi.dirty.month"]._mark(
+                api.Environment(writer, SUPERUSER_ID, {})["crm.kpi.changed.day"]._mark(
                     [(company, day)]
                 )
                 taker.execute("SET lock_timeout = '300ms'")
@@ -1558,14 +1546,14 @@ class TestKpiRuns(KpiCommon):
                     mute_logger("odoo.sql_db"),
                 ):
                     taker.execute(
-                        "DELETE FROM crm_kpi_dirty_month WHERE day = %s", (day,)
+                        "DELETE FROM crm_kpi_changed_day WHERE day = %s", (day,)
                     )
                 taker.rollback()
                 writer.rollback()
         finally:
             with registry.cursor() as cleanup:
                 cleanup.execute(
-                    "DELETE FROM crm_kpi_dirty_month WHERE day = %s", (day,)
+                    "DELETE FROM crm_kpi_changed_day WHERE day = %s", (day,)
                 )
 
     def test_recompute_waits_for_no_one_but_refuses_overlap(self):
@@ -1576,9 +1564,9 @@ class TestKpiRuns(KpiCommon):
             with self.assertRaises(UserError):
                 self.recompute()
             with self.assertLogs(
-                "odoo.addons.crm_strategic_kpi.models.crm_kpi_value", "WARNING"
+                "odoo.addons.crm_strategic_kpi.models.crm_kpi_changed_day", "WARNING"
             ):
-                self.assertIsNone(self.env["crm.kpi.value"]._run_incremental())
+                self.assertIsNone(self.env["crm.kpi.changed.day"]._run_incremental())
             other.rollback()
 
 

@@ -35,7 +35,7 @@ class TestRetention(KpiCommon):
             [(r.user_id.id, r.day, r.count, r.user_count) for r in rows],
             [(False, date(2026, 1, 1), 6, 2)],
         )
-        queued = self.env["crm.kpi.dirty.month"].search(
+        queued = self.env["crm.kpi.changed.day"].search(
             [("day", "=", date(2026, 1, 15))]
         )
         self.assertEqual(queued.company_id, self.company)

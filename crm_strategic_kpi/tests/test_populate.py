@@ -298,7 +298,7 @@ class TestPopulate(TransactionCase):
 
         # the KPI recompute queue holds the generated months, a second run is
         # refused
-        self.assertTrue(env["crm.kpi.dirty.month"].search_count([]))
+        self.assertTrue(env["crm.kpi.changed.day"].search_count([]))
         with self.assertRaises(PopulateError):
             populate(self.env, now=NOW, customers=5, leads=20)
 

@@ -15,7 +15,7 @@ COMPANY_MODELS = [
     "crm.kpi.lifecycle.event",
     "crm.kpi.goal",
     "crm.kpi.goal.checkpoint",
-    "crm.kpi.dirty.month",
+    "crm.kpi.changed.day",
     "crm.kpi.user.login",
 ]
 
@@ -47,7 +47,7 @@ class TestRecordRules(KpiCommon):
         cls.env["crm.kpi.goal.checkpoint"].create(
             {"goal_id": cls.goal.id, "date": date(2026, 4, 1), "progress": 10}
         )
-        cls.env["crm.kpi.dirty.month"]._mark([(cls.company.id, date(2026, 4, 2))])
+        cls.env["crm.kpi.changed.day"]._mark([(cls.company.id, date(2026, 4, 2))])
         cls.company_b = cls.env["res.company"].create({"name": "Firma B"})
         cls.user_b = new_test_user(
             cls.env,
@@ -142,7 +142,7 @@ class TestRecordRules(KpiCommon):
 
     def test_technical_models_are_for_administrators(self):
         for model in (
-            "crm.kpi.dirty.month",
+            "crm.kpi.changed.day",
             "crm.kpi.user.login",
             "crm.kpi.feedback.request",
         ):

@@ -323,7 +323,7 @@ class HelpdeskTicket(models.Model):
         if not self.ids:
             return
         self.flush_model()
-        self.env["crm.kpi.dirty.month"]._mark_query(
+        self.env["crm.kpi.changed.day"]._mark_query(
             SQL(
                 """
                 SELECT t.company_id, d.day

@@ -17,7 +17,7 @@ class CrmKpiLifecycleEvent(models.Model):
         """A stage change cannot exist without its customer: it goes, and
         the lifecycle counts lose it at the next recompute of its months."""
         events = self.sudo()
-        self.env["crm.kpi.dirty.month"].sudo()._mark(
+        self.env["crm.kpi.changed.day"].sudo()._mark(
             [(event.company_id.id, event.date) for event in events]
         )
         events.unlink()

@@ -1,5 +1,6 @@
 import { Component, onWillStart, useState } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
+import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { Layout } from "@web/search/layout";
@@ -21,6 +22,7 @@ export class KpiOverview extends Component {
             teamId: "",
             segmentId: "",
             data: null,
+            refreshing: false,
         });
         onWillStart(() => this.load());
     }
@@ -40,6 +42,29 @@ export class KpiOverview extends Component {
             team_id: this.state.teamId || false,
             segment_id: this.state.segmentId || false,
         });
+    }
+
+    get freshness() {
+        const data = this.state.data;
+        if (!data || !data.computed_at) {
+            return _t("The figures have not been computed yet.");
+        }
+        const when = formatDateTime(deserializeDateTime(data.computed_at));
+        return _t("Figures computed %(when)s. Refresh: %(interval)s.", {
+            when,
+            interval: data.refresh_interval,
+        });
+    }
+
+    async refresh() {
+        this.state.refreshing = true;
+        try {
+            const result = await this.orm.call("crm.kpi.changed.day", "action_refresh_figures", []);
+            await this.action.doAction({ ...result, params: { ...result.params, next: undefined } });
+            await this.load();
+        } finally {
+            this.state.refreshing = false;
+        }
     }
 
     async setFilter(name, value) {
