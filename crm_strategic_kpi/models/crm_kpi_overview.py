@@ -1,6 +1,7 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
+from odoo.tools.misc import format_date
 
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
@@ -9,25 +10,76 @@ class CrmKpiValue(models.Model):
     _inherit = "crm.kpi.value"
 
     @api.model
+    def _overview_periods(self, period, to_date, today):
+        """(start, months, previous start) of the compared periods.
+
+        By default complete months only, so that both sides are alike: the
+        last complete month against the one before, the last complete quarter
+        against the one before, the year up to the last complete month
+        against the same months a year earlier. With ``to_date`` the running
+        month, quarter or year up to today, against the whole period before
+        it: not alike, and said so."""
+        this_month = today.replace(day=1)
+        if to_date:
+            if period == "quarter":
+                start = this_month.replace(month=(this_month.month - 1) // 3 * 3 + 1)
+            elif period == "year":
+                start = this_month.replace(month=1)
+            else:
+                start = this_month
+            length = PERIOD_MONTHS[period]
+            return start, length, start - relativedelta(months=length)
+        last = this_month - relativedelta(months=1)
+        if period == "quarter":
+            start = last.replace(month=(last.month - 1) // 3 * 3 + 1)
+            if start + relativedelta(months=3) > this_month:
+                # the quarter of the last complete month is still running
+                start -= relativedelta(months=3)
+            return start, 3, start - relativedelta(months=3)
+        if period == "year":
+            start = last.replace(month=1)
+            length = last.month
+            return start, length, start - relativedelta(years=1)
+        return last, 1, last - relativedelta(months=1)
+
+    @api.model
+    def _overview_label(self, start, months, to_date=False, today=None):
+        """The period in words, in the user's language: "November 2026",
+        "July to September 2026", "December 2026 to 7 Dec (to date)"."""
+        last = start + relativedelta(months=months - 1)
+        if to_date and today and last >= today.replace(day=1):
+            return self.env._(
+                "%(period)s to %(day)s (to date)",
+                period=self._overview_label(start, months),
+                day=format_date(self.env, today, date_format="d MMM"),
+            )
+        if months == 1:
+            return format_date(self.env, start, date_format="MMMM y")
+        return self.env._(
+            "%(first)s to %(last)s",
+            first=format_date(self.env, start, date_format="MMMM"),
+            last=format_date(self.env, last, date_format="MMMM y"),
+        )
+
+    @api.model
     def get_overview_data(
-        self, period="month", company_id=None, team_id=None, segment_id=None
+        self,
+        period="month",
+        company_id=None,
+        team_id=None,
+        segment_id=None,
+        to_date=False,
     ):
-        """The overview dashboard: one card per favourite KPI with this
-        period's value, the previous period's, the change, a 12-month
-        sparkline and the goals on the KPI. Reads facts only, with the user's
-        access rules, in one grouped query."""
+        """The overview dashboard: one card per favourite KPI with the value
+        of the period, of the period it is compared with, the change, a
+        12-month sparkline and the goals on the KPI. Reads facts only, with
+        the user's access rules, in one grouped query."""
         if period not in PERIOD_MONTHS:
             period = "month"
         today = fields.Date.context_today(self)
         this_month = today.replace(day=1)
-        if period == "quarter":
-            start = this_month.replace(month=(this_month.month - 1) // 3 * 3 + 1)
-        elif period == "year":
-            start = this_month.replace(month=1)
-        else:
-            start = this_month
-        length = PERIOD_MONTHS[period]
-        prev_start = start - relativedelta(months=length)
+        start, length, prev_start = self._overview_periods(period, to_date, today)
+        prev_length = PERIOD_MONTHS[period] if to_date else length
         spark_start = this_month - relativedelta(months=11)
         scope = []
         if company_id:
@@ -66,15 +118,16 @@ class CrmKpiValue(models.Model):
         )
         cards = []
         for kpi in kpis:
-            current = value(kpi, start, min(length, 12))
-            previous = value(kpi, prev_start, length)
+            current = value(kpi, start, length)
+            previous = value(kpi, prev_start, prev_length)
             change = (
                 current - previous
                 if current is not None and previous is not None
                 else None
             )
             good = None
-            if change and kpi.better != "none":
+            # an incomplete period against a whole one gets no colour
+            if change and kpi.better != "none" and not to_date:
                 good = (change > 0) == (kpi.better == "higher")
             cards.append(
                 {
@@ -114,6 +167,9 @@ class CrmKpiValue(models.Model):
         )
         return {
             "period": period,
+            "to_date": bool(to_date),
+            "label": self._overview_label(start, length, to_date, today),
+            "previous_label": self._overview_label(prev_start, prev_length),
             # UTC, formatted by the client in the user's timezone and locale
             "computed_at": freshness["computed_at"],
             "refresh_interval": intervals.get(freshness["interval"], ""),

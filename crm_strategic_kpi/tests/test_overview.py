@@ -16,23 +16,48 @@ class TestOverview(KpiCommon):
             date_from=date(2026, 1, 1), date_to=date(2026, 4, 1)
         )
 
-    def cards(self, **kwargs):
+    def data(self, **kwargs):
         with freeze_time("2026-03-15"):
-            data = self.env["crm.kpi.value"].get_overview_data(**kwargs)
-        return {card["code"]: card for card in data["cards"]}
+            return self.env["crm.kpi.value"].get_overview_data(**kwargs)
 
-    def test_month(self):
-        cards = self.cards(period="month")
+    def cards(self, **kwargs):
+        return {card["code"]: card for card in self.data(**kwargs)["cards"]}
+
+    def test_month_compares_complete_months(self):
+        """On 15 March the default compares February with January, and
+        says so."""
+        data = self.data(period="month")
+        self.assertEqual(
+            (data["label"], data["previous_label"]), ("February 2026", "January 2026")
+        )
+        cards = {card["code"]: card for card in data["cards"]}
         revenue = cards["won_revenue"]
-        # March 3000 against February 500
+        # February: L3 500; January: L1 1000 + L2 2000
+        self.assertEqual((revenue["value"], revenue["previous"]), (500, 3000))
+        self.assertEqual(revenue["change"], -2500)
+        self.assertAlmostEqual(revenue["change_pct"], -83.33, places=2)
+        self.assertIs(revenue["good"], False)
+        # win rate February 1 of 2 (L3 won, L4 lost), January 2 of 2
+        close = cards["close_rate"]
+        self.assertEqual((close["value"], close["previous"]), (50, 100))
+        self.assertIs(close["good"], False)
+
+    def test_month_to_date(self):
+        data = self.data(period="month", to_date=True)
+        self.assertEqual(
+            (data["label"], data["previous_label"]),
+            ("March 2026 to 15 Mar (to date)", "February 2026"),
+        )
+        cards = {card["code"]: card for card in data["cards"]}
+        revenue = cards["won_revenue"]
+        # March 3000 against February 500, not coloured: March is not over
         self.assertEqual((revenue["value"], revenue["previous"]), (3000, 500))
         self.assertEqual(revenue["change"], 2500)
         self.assertEqual(revenue["change_pct"], 500)
-        self.assertIs(revenue["good"], True)
-        # churn: March 50 % against February 0 %: worse (lower is better)
+        self.assertIsNone(revenue["good"])
         churn = cards["churn_rate"]
         self.assertEqual((churn["value"], churn["previous"]), (50, 0))
-        self.assertIs(churn["good"], False)
+        self.assertIsNone(churn["good"])
         # win rate 1/2 in both months: no change, no colour
         self.assertEqual(cards["close_rate"]["change"], 0)
         self.assertIsNone(cards["close_rate"]["good"])
@@ -43,8 +68,36 @@ class TestOverview(KpiCommon):
         # only favourite KPIs
         self.assertNotIn("referrals", cards)
 
+    def test_year_compares_the_same_months(self):
+        """On 15 March the year is January and February 2026 against
+        January and February 2025: won revenue 1000 + 2000 + 500 against
+        L0's 400; win rate 3 of 4 (L4 lost) against 1 of 1."""
+        self.env["crm.kpi.value"].recompute(
+            date_from=date(2025, 1, 1), date_to=date(2026, 4, 1)
+        )
+        data = self.data(period="year")
+        self.assertEqual(
+            (data["label"], data["previous_label"]),
+            ("January to February 2026", "January to February 2025"),
+        )
+        cards = {card["code"]: card for card in data["cards"]}
+        self.assertEqual(
+            (cards["won_revenue"]["value"], cards["won_revenue"]["previous"]),
+            (3500, 400),
+        )
+        self.assertIs(cards["won_revenue"]["good"], True)
+        self.assertEqual(
+            (cards["close_rate"]["value"], cards["close_rate"]["previous"]), (75, 100)
+        )
+
     def test_quarter_is_ratio_of_sums(self):
-        cards = self.cards(period="quarter")
+        # the last complete quarter (Q4 2025) has no figures
+        data = self.data(period="quarter")
+        self.assertEqual(
+            (data["label"], data["previous_label"]),
+            ("October to December 2025", "July to September 2025"),
+        )
+        cards = self.cards(period="quarter", to_date=True)
         # Q1: won 2 + 1 + 1 of closed 2 + 2 + 2
         self.assertAlmostEqual(cards["close_rate"]["value"], 66.6667, places=3)
         self.assertIsNone(cards["close_rate"]["previous"])  # nothing in Q4 2025
@@ -71,7 +124,7 @@ class TestOverview(KpiCommon):
         )
         with freeze_time("2026-03-15"):
             goal.action_start()
-        cards = self.cards(period="month", team_id=self.team2.id)
+        cards = self.cards(period="month", team_id=self.team2.id, to_date=True)
         # T2 won nothing in March, 0 in February; L2 (2000) was January
         self.assertEqual(cards["won_revenue"]["value"], 0)
         self.assertEqual(cards["won_revenue"]["spark"][-3:], [2000, 0, 0])
@@ -85,7 +138,7 @@ class TestOverview(KpiCommon):
             data = (
                 self.env["crm.kpi.value"]
                 .with_user(self.user2)
-                .get_overview_data(period="quarter")
+                .get_overview_data(period="quarter", to_date=True)
             )
         revenue = {c["code"]: c for c in data["cards"]}["won_revenue"]
         self.assertEqual(revenue["value"], 2000)  # only team T2's L2

@@ -3,10 +3,10 @@ import { _t } from "@web/core/l10n/translation";
 import { deserializeDateTime, formatDateTime } from "@web/core/l10n/dates";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
+import { formatFloat } from "@web/core/utils/numbers";
 import { Layout } from "@web/search/layout";
 import { standardActionServiceProps } from "@web/webclient/actions/action_service";
 
-const UNIT_SUFFIX = { percent: " %", days: " d", hours: " h" };
 
 export class KpiOverview extends Component {
     static template = "crm_strategic_kpi.KpiOverview";
@@ -23,8 +23,13 @@ export class KpiOverview extends Component {
             segmentId: "",
             data: null,
             refreshing: false,
+            toDate: false,
         });
         onWillStart(() => this.load());
+    }
+
+    get unitSuffix() {
+        return { percent: " %", days: _t(" days"), hours: _t(" h") };
     }
 
     get periods() {
@@ -41,6 +46,7 @@ export class KpiOverview extends Component {
             company_id: this.state.companyId || false,
             team_id: this.state.teamId || false,
             segment_id: this.state.segmentId || false,
+            to_date: this.state.toDate,
         });
     }
 
@@ -76,15 +82,13 @@ export class KpiOverview extends Component {
         if (value === null || value === undefined) {
             return "–";
         }
-        const digits = ["count"].includes(card.unit) ? 0 : card.unit === "currency" ? 0 : 1;
-        const text = value.toLocaleString(undefined, {
-            minimumFractionDigits: digits,
-            maximumFractionDigits: digits,
-        });
+        const digits = ["count", "currency"].includes(card.unit) ? 0 : 1;
+        // the user's language decides separators (1.234,5 in German)
+        const text = formatFloat(value, { digits: [false, digits] });
         if (card.unit === "currency") {
             return `${text} ${this.state.data.currency_symbol}`;
         }
-        return text + (UNIT_SUFFIX[card.unit] || "");
+        return text + (this.unitSuffix[card.unit] || "");
     }
 
     changeText(card) {
@@ -92,7 +96,10 @@ export class KpiOverview extends Component {
             return "";
         }
         const sign = card.change > 0 ? "+" : "";
-        const pct = card.change_pct === null ? "" : ` (${sign}${card.change_pct.toFixed(1)} %)`;
+        const pct =
+            card.change_pct === null
+                ? ""
+                : ` (${sign}${formatFloat(card.change_pct, { digits: [false, 1] })} %)`;
         return `${sign}${this.format(card, card.change)}${pct}`;
     }
 

@@ -7,6 +7,32 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_overview_tour", {
             trigger: ".o_kpi_overview .o_kpi_card[data-kpi='won_revenue']",
         },
         {
+            content: "The compared periods are named",
+            trigger: ".o_kpi_periods:contains(compared with)",
+        },
+        {
+            content: "The overview says when the figures were computed",
+            trigger: ".o_kpi_freshness:contains(Figures computed)",
+        },
+        {
+            content: "Refresh the figures now",
+            trigger: ".o_kpi_refresh",
+            run: "click",
+        },
+        {
+            content: "The refresh says what it did",
+            trigger: ".o_notification:contains(Figures refreshed)",
+        },
+        {
+            content: "Look at the running period to date",
+            trigger: ".o_kpi_to_date input",
+            run: "click",
+        },
+        {
+            content: "An incomplete period is said to be one",
+            trigger: ".o_kpi_incomplete",
+        },
+        {
             content: "Look at the whole year",
             trigger: ".o_kpi_period_year",
             run: "click",
