@@ -19,7 +19,7 @@ import websocket  # websocket-client, in requirements.txt
 PAGES = [
     ("overview", "/odoo/action-crm_strategic_kpi.crm_kpi_overview_action"),
     ("pivot", "/odoo/action-crm_strategic_kpi.crm_kpi_value_action"),
-    ("graph", "/odoo/action-crm_strategic_kpi.crm_kpi_value_action?view_type=graph"),
+    ("graph", "/odoo/action-crm_strategic_kpi.crm_kpi_value_action_trend"),
     ("goal_form", "/odoo/action-crm_strategic_kpi.crm_kpi_goal_action/{goal_id}"),
 ]
 

@@ -3,6 +3,7 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo.tests import HttpCase, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import KpiCommon
 
@@ -178,3 +179,21 @@ class TestKpiTours(KpiCommon, HttpCase):
         )
         self.assertEqual(req.feedback_id.score, 9)
         self.assertEqual(req.feedback_id.comment, "Schnell und freundlich")
+
+
+@tagged("post_install", "-at_install")
+class TestAnalysisActions(KpiCommon):
+    def test_trend_graph_draws_one_kpi(self):
+        """KPIs of every unit side by side only in pivot and list; the trend
+        graph opens on one KPI (won revenue), lines not stacked."""
+        analysis = self.env.ref("crm_strategic_kpi.crm_kpi_value_action")
+        self.assertNotIn("graph", analysis.view_mode)
+        trend = self.env.ref("crm_strategic_kpi.crm_kpi_value_action_trend")
+        self.assertEqual(trend.view_mode.split(",")[0], "graph")
+        context = safe_eval(trend.context)
+        self.assertEqual(
+            context["search_default_kpi_id"],
+            self.env.ref("crm_strategic_kpi.kpi_won_revenue").id,
+        )
+        arch = self.env["crm.kpi.value"].get_view(view_type="graph")["arch"]
+        self.assertIn('stacked="0"', arch)
