@@ -7,6 +7,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
+from odoo.tools.misc import format_date
 
 from .kpi_rules import month_start, months_between
 
@@ -153,6 +154,16 @@ class CrmKpiGoal(models.Model):
         default="not_started",
         group_expand="_expand_statuses",
     )
+    baseline_period = fields.Char(
+        compute="_compute_periods",
+        help="The months the baseline is taken from: the baseline months "
+        "before the start.",
+    )
+    current_period = fields.Char(
+        compute="_compute_periods",
+        help="The period of the current value: from the start to today (the "
+        "running month as far as it went) or to the deadline.",
+    )
     figures_computed_at = fields.Datetime(
         string="Figures Computed",
         compute="_compute_figures_computed_at",
@@ -177,6 +188,42 @@ class CrmKpiGoal(models.Model):
     @api.model
     def _expand_statuses(self, statuses, domain):
         return [key for key, _label in STATUSES]
+
+    @api.depends("date_start", "date_deadline", "baseline_months")
+    def _compute_periods(self):
+        today = fields.Date.context_today(self)
+        for goal in self:
+            goal.baseline_period = goal.current_period = False
+            if not (goal.date_start and goal.date_deadline):
+                continue
+            start = month_start(goal.date_start)
+            if goal.baseline_months == 1:
+                goal.baseline_period = format_date(
+                    self.env, start - relativedelta(months=1), date_format="MMM y"
+                )
+            elif goal.baseline_months > 1:
+                goal.baseline_period = self.env._(
+                    "%(first)s to %(last)s",
+                    first=format_date(
+                        self.env,
+                        start - relativedelta(months=goal.baseline_months),
+                        date_format="MMM y",
+                    ),
+                    last=format_date(
+                        self.env, start - relativedelta(months=1), date_format="MMM y"
+                    ),
+                )
+            end = min(today, goal.date_deadline)
+            if end < goal.date_start:
+                continue
+            period = self.env._(
+                "%(first)s to %(last)s",
+                first=format_date(self.env, goal.date_start),
+                last=format_date(self.env, end),
+            )
+            if end < goal.date_deadline:
+                period = self.env._("%(period)s (to date)", period=period)
+            goal.current_period = period
 
     def _compute_figures_computed_at(self):
         computed_at = self.env["crm.kpi.changed.day"]._get_freshness()["computed_at"]

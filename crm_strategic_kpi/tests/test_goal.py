@@ -55,6 +55,10 @@ class TestSmartGoals(KpiCommon):
             goal.action_start()
         # baseline: Jan 3000 / 1 month; target +50 %
         self.assertAlmostEqual(goal.baseline_value, 3000)
+        self.assertEqual(goal.baseline_period, "Jan 2026")
+        with freeze_time("2026-04-15"):
+            goal.invalidate_recordset(["current_period"])
+            self.assertEqual(goal.current_period, "02/01/2026 to 04/15/2026 (to date)")
         self.assertAlmostEqual(goal.target_value, 4500)
         # current: (500 + 3000 + 0) / 3 months
         self.assertAlmostEqual(goal.current_value, 1166.67, places=2)
@@ -88,6 +92,7 @@ class TestSmartGoals(KpiCommon):
             goal.action_start()
         # baseline Jan + Feb: (51 + 21) / 3 deals; current Mar..Apr: 30 / 1
         self.assertAlmostEqual(goal.baseline_value, 24)
+        self.assertEqual(goal.baseline_period, "Jan 2026 to Feb 2026")
         self.assertAlmostEqual(goal.current_value, 30)
         # (30 - 24) / (20 - 24): moving away from a lower target
         self.assertAlmostEqual(goal.progress, -150)

@@ -129,25 +129,30 @@ class TestKpiReport(KpiCommon):
         return f'#,##0.00" {symbol}"'
 
     # ------------------------------------------------------------ the wizard
-    def test_defaults_are_the_last_12_months(self):
+    def test_defaults_are_the_last_12_complete_months(self):
         with freeze_time("2026-05-17 10:00:00"):
             wizard = self.env["crm.kpi.report.wizard"].create({})
-        self.assertEqual(wizard.date_from, date(2025, 6, 1))
-        self.assertEqual(wizard.date_to, date(2026, 5, 1))
+        self.assertEqual(wizard.date_from, date(2025, 5, 1))
+        self.assertEqual(wizard.date_to, date(2026, 4, 1))
         self.assertEqual(wizard.company_id, self.env.company)
         self.assertEqual(wizard.breakdown, "none")
 
     def test_form(self):
         with freeze_time("2026-04-20 10:00:00"):
             with Form(self.env["crm.kpi.report.wizard"]) as form:
-                self.assertEqual(form.date_from, date(2025, 5, 1))
-                self.assertEqual(form.date_to, APR)
+                self.assertEqual(form.date_from, date(2025, 4, 1))
+                self.assertEqual(form.date_to, date(2026, 3, 1))
                 form.date_from = JAN
+                form.date_to = APR
                 form.breakdown = "segment"
                 form.category_sales = True
             wizard = form.record
-        _content, book = self._export(wizard)
+            _content, book = self._export(wizard)
         self.assertEqual(book.sheetnames, ["Summary", "Sales", "Goals", "Data"])
+        # April, the running month on 20 April, says it is not over
+        header = self._rows(book["Sales"])[0]
+        self.assertEqual(header[-1], "Apr 2026 (to date)")
+        self.assertEqual(header[-2], datetime(2026, 3, 1))
         rows = {row[:2]: list(row[2:]) for row in self._rows(book["Sales"])[1:]}
         # won revenue: L1 (A1, contact of A), L3 (A), L5 (C) in S1; L2 (B) in S2
         self._assert_values(rows["Won revenue", "S1"], [1000, 500, 3000, 0])

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import split_every
+from odoo.tools.misc import format_date
 
 from ..models.crm_kpi import CATEGORIES
 from ..models.kpi_rules import month_start, months_between
@@ -52,7 +53,8 @@ class CrmKpiReportWizard(models.TransientModel):
     _description = "Export KPI Report"
 
     def _default_date_to(self):
-        return month_start(fields.Date.context_today(self))
+        """The last complete month: the running one is not over."""
+        return month_start(fields.Date.context_today(self)) - relativedelta(months=1)
 
     def _default_date_from(self):
         return self._default_date_to() - relativedelta(months=11)
@@ -328,8 +330,16 @@ class CrmKpiReportWizard(models.TransientModel):
 
     @api.model
     def _write_header(self, sheet, styles, headers, row=0):
+        """Months as dates; the running month, not over yet, says so."""
+        running = month_start(fields.Date.context_today(self))
         for col, header in enumerate(headers):
-            if isinstance(header, date):
+            if isinstance(header, date) and month_start(header) == running:
+                label = self.env._(
+                    "%(month)s (to date)",
+                    month=format_date(self.env, header, date_format="MMM y"),
+                )
+                sheet.write_string(row, col, label, styles["header"])
+            elif isinstance(header, date):
                 sheet.write_datetime(row, col, header, styles["header_month"])
             else:
                 sheet.write_string(row, col, header, styles["header"])
