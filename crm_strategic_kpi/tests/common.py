@@ -252,6 +252,19 @@ class KpiCommon(BaseCommon):
         )
 
     @classmethod
+    def _company_b_user(cls, login, groups):
+        """A second company, "Firma B", and a user who works only there."""
+        if not getattr(cls, "company_b", None):
+            cls.company_b = cls.env["res.company"].create({"name": "Firma B"})
+        return new_test_user(
+            cls.env,
+            login=login,
+            groups=groups,
+            company_id=cls.company_b.id,
+            company_ids=[(6, 0, cls.company_b.ids)],
+        )
+
+    @classmethod
     def _sql_dates(cls, table, records, **values):
         records.flush_recordset()
         cls.env.cr.execute(

@@ -18,14 +18,7 @@ class TestAccessPaths(KpiCommon):
         cls.env["crm.kpi.value"].recompute(
             date_from=date(2026, 1, 1), date_to=date(2026, 4, 1)
         )
-        cls.company_b = cls.env["res.company"].create({"name": "Firma B"})
-        cls.user_b = new_test_user(
-            cls.env,
-            login="kpi_b_mgr",
-            groups="sales_team.group_sale_manager",
-            company_id=cls.company_b.id,
-            company_ids=[(6, 0, cls.company_b.ids)],
-        )
+        cls.user_b = cls._company_b_user("kpi_b_mgr", "sales_team.group_sale_manager")
         cls.manager = new_test_user(
             cls.env,
             login="kpi_mgr",

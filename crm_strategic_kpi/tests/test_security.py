@@ -48,13 +48,8 @@ class TestRecordRules(KpiCommon):
             {"goal_id": cls.goal.id, "date": date(2026, 4, 1), "progress": 10}
         )
         cls.env["crm.kpi.changed.day"]._mark([(cls.company.id, date(2026, 4, 2))])
-        cls.company_b = cls.env["res.company"].create({"name": "Firma B"})
-        cls.user_b = new_test_user(
-            cls.env,
-            login="kpi_b",
-            groups="sales_team.group_sale_manager,base.group_system",
-            company_id=cls.company_b.id,
-            company_ids=[(6, 0, cls.company_b.ids)],
+        cls.user_b = cls._company_b_user(
+            "kpi_b", "sales_team.group_sale_manager,base.group_system"
         )
         cls.all_leads = new_test_user(
             cls.env,
