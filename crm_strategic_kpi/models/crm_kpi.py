@@ -61,6 +61,24 @@ class CrmKpi(models.Model):
 
     _code_unique = models.Constraint("UNIQUE(code)", "A KPI code must be unique.")
 
+    @api.depends("name", "unit")
+    @api.depends_context("company")
+    def _compute_display_name(self):
+        """The name with its unit, so that pivot rows, graph legends and
+        lists say what a figure is: "Win rate (%)", "Won revenue (€)"."""
+        units = {
+            "percent": "%",
+            "currency": self.env.company.currency_id.symbol,
+            "days": self.env._("days"),
+            "hours": self.env._("hours"),
+            "score": self.env._("score"),
+            "ratio": self.env._("ratio"),
+            "count": self.env._("count"),
+        }
+        for kpi in self:
+            unit = units.get(kpi.unit)
+            kpi.display_name = f"{kpi.name} ({unit})" if unit else kpi.name
+
     def _value_from_sums(self, numerator, denominator):
         """The KPI's value from its summed facts, as every view shows it:
         factor * sum(numerator) / sum(denominator) for a ratio (None without a

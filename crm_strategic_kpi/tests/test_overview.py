@@ -197,3 +197,21 @@ class TestAnalysisActions(KpiCommon):
         )
         arch = self.env["crm.kpi.value"].get_view(view_type="graph")["arch"]
         self.assertIn('stacked="0"', arch)
+
+    def test_kpis_are_named_with_their_unit(self):
+        """Pivot rows, graph legends and lists show each KPI with its unit."""
+        ref = self.env.ref
+        self.assertEqual(
+            ref("crm_strategic_kpi.kpi_close_rate").display_name, "Win rate (%)"
+        )
+        self.assertEqual(
+            ref("crm_strategic_kpi.kpi_won_revenue").display_name,
+            f"Won revenue ({self.company.currency_id.symbol})",
+        )
+        self.assertEqual(
+            ref("crm_strategic_kpi.kpi_sales_cycle_days").display_name,
+            "Sales-cycle length (days)",
+        )
+        self.assertEqual(
+            ref("crm_strategic_kpi.kpi_lead_count").display_name, "New leads (count)"
+        )
