@@ -36,6 +36,7 @@
         "views/res_config_settings_views.xml",
         "views/crm_strategic_kpi_menus.xml",
         "views/crm_kpi_report_wizard_menus.xml",
+        "views/crm_kpi_churn_analysis_views.xml",
     ],
     "demo": ["demo/crm_kpi_goal_demo.xml"],
     "uninstall_hook": "uninstall_hook",
