@@ -154,7 +154,7 @@ class CrmKpiChurnAnalysisLine(models.TransientModel):
     partner_id = fields.Many2one(comodel_name="res.partner", string="Customer")
     team_id = fields.Many2one(comodel_name="crm.team", string="Sales Team")
     user_id = fields.Many2one(comodel_name="res.users", string="Salesperson")
-    segment_id = fields.Many2one(comodel_name="crm.kpi.segment", string="Segment")
+    segment_id = fields.Many2one(comodel_name="crm.kpi.segment")
     source_id = fields.Many2one(comodel_name="utm.source", string="Acquisition Source")
     medium_id = fields.Many2one(comodel_name="utm.medium", string="Acquisition Medium")
     campaign_id = fields.Many2one(
