@@ -1,4 +1,4 @@
-from .models.kpi_engine import drop_history_tables
+from .engine import drop_history_tables
 
 
 def uninstall_hook(env):

@@ -46,7 +46,7 @@ class KpiRecompute(Command):
         with registry.cursor() as cr:
             env = api.Environment(cr, api.SUPERUSER_ID, {})
             try:
-                summary = env["crm.kpi.value"].recompute(
+                summary = env["crm.kpi.run"].recompute(
                     date_from=opt.kpi_from,
                     date_to=opt.kpi_to,
                     kpi_codes=opt.kpi_codes.split(",") if opt.kpi_codes else None,

@@ -1,5 +1,4 @@
 from . import customer_intelligence
-from . import kpi_engine
 from . import res_company
 from . import res_config_settings
 from . import utm_source
@@ -14,6 +13,7 @@ from . import crm_kpi_user_login
 from . import kpi_privacy
 from . import ir_rule
 from . import crm_kpi_value
+from . import crm_kpi_run
 from . import crm_kpi_total
 from . import crm_kpi_goal
 from . import crm_kpi_goal_checkpoint

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..engine.rules import value_from_sums
+
 CATEGORIES = [
     ("sales", "Sales"),
     ("customers", "Customers"),
@@ -84,9 +86,7 @@ class CrmKpi(models.Model):
         factor * sum(numerator) / sum(denominator) for a ratio (None without a
         denominator), factor * sum(numerator) for a count or an amount."""
         self.ensure_one()
-        if self.is_ratio:
-            return self.factor * numerator / denominator if denominator else None
-        return self.factor * numerator
+        return value_from_sums(self.factor, self.is_ratio, numerator, denominator)
 
     @api.model
     def _sync_availability(self):
@@ -101,7 +101,7 @@ class CrmKpi(models.Model):
                 kpi.active = available
 
     def action_recompute_all(self):
-        return self.env["crm.kpi.value"].action_recompute_all()
+        return self.env["crm.kpi.run"].action_recompute_all()
 
     def action_open_analysis(self):
         self.ensure_one()

@@ -9,8 +9,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
-from .kpi_engine import LAST_RUN_PARAM, RUN_STATE_PARAM, SCOPE_FORWARD, SCOPE_MONTH
-from .kpi_rules import month_start
+from ..engine import LAST_RUN_PARAM, RUN_STATE_PARAM, SCOPE_FORWARD, SCOPE_MONTH
+from ..engine.rules import month_start
 
 _logger = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ class CrmKpiChangedDay(models.Model):
         the current month. With ``commit``, every KPI is committed on its own
         through ``ir.cron._commit_progress`` and a run interrupted midway
         resumes with the KPIs it had not finished."""
-        Value = self.env["crm.kpi.value"].sudo()
-        if not Value._take_recompute_lock():
+        Runner = self.env["crm.kpi.run"].sudo()
+        if not Runner._take_recompute_lock():
             _logger.warning(
                 "Strategic KPIs: nightly recompute skipped, another recompute "
                 "holds the lock"
@@ -133,7 +133,7 @@ class CrmKpiChangedDay(models.Model):
             params.set_param(RUN_STATE_PARAM, json.dumps(state))
             if commit:
                 self.env["ir.cron"]._commit_progress(remaining=len(state["codes"]))
-                Value._take_recompute_lock(wait=True)
+                Runner._take_recompute_lock(wait=True)
         companies = self.env["res.company"].browse(state["companies"]).exists()
         kpis = self.env["crm.kpi"].search([("code", "in", state["codes"])])
         targets = [(s, c, fields.Date.to_date(m)) for s, c, m in state["targets"]]
@@ -144,9 +144,9 @@ class CrmKpiChangedDay(models.Model):
             if commit:
                 self.env["ir.cron"]._commit_progress(1)
                 # the commit released the lock: hold it again for the next KPI
-                Value._take_recompute_lock(wait=True)
+                Runner._take_recompute_lock(wait=True)
 
-        summary = Value._run(
+        summary = Runner._run(
             companies,
             kpis,
             targets,
@@ -162,7 +162,7 @@ class CrmKpiChangedDay(models.Model):
     @api.model
     def _take_queue(self, current_month):
         """Consume the queue of changed days into the run's target months."""
-        Value = self.env["crm.kpi.value"].sudo()
+        Runner = self.env["crm.kpi.run"].sudo()
         cr = self.env.cr
         self.env.flush_all()
         cr.execute("DELETE FROM crm_kpi_changed_day RETURNING company_id, day")
@@ -171,18 +171,18 @@ class CrmKpiChangedDay(models.Model):
             # the day is a UTC day: its local month may be a neighbour's
             for shifted in (day - timedelta(days=1), day, day + timedelta(days=1)):
                 touched.setdefault(company_id, set()).add(month_start(shifted))
-        companies = Value._get_recompute_companies(None)
+        companies = Runner._get_recompute_companies(None)
         targets = set()
         for company in companies:
             months = {m for m in touched.get(company.id, ()) if m <= current_month}
             months.add(current_month)
             for month in months:
                 targets.add((SCOPE_MONTH, company.id, month))
-            for month in Value._month_range(min(months), current_month):
+            for month in Runner._month_range(min(months), current_month):
                 targets.add((SCOPE_FORWARD, company.id, month))
         return {
             "companies": companies.ids,
-            "codes": Value._get_recompute_kpis(None).mapped("code"),
+            "codes": Runner._get_recompute_kpis(None).mapped("code"),
             "targets": sorted((s, c, fields.Date.to_string(m)) for s, c, m in targets),
             "month_to": fields.Date.to_string(current_month),
             "done": [],

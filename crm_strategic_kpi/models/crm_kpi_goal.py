@@ -9,7 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools.misc import format_date
 
-from .kpi_rules import month_start, months_between
+from ..engine.rules import month_start, months_between
 
 STATES = [
     ("draft", "Draft"),

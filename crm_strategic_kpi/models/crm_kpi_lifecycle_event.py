@@ -1,6 +1,7 @@
 from odoo import fields, models
 
-from .customer_intelligence import LIFECYCLE_REASONS, LIFECYCLE_STAGES
+from ..engine.lifecycle import LIFECYCLE_STAGES
+from .customer_intelligence import LIFECYCLE_REASONS
 
 
 class CrmKpiLifecycleEvent(models.Model):

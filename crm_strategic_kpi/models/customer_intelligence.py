@@ -10,19 +10,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo.tools import SQL
 
-from .revenue import deal_revenue
-
-LIFECYCLE_STAGES = [
-    ("prospect", "Prospect"),
-    ("lead", "Lead"),
-    ("opportunity", "Opportunity"),
-    ("new_customer", "New customer"),
-    ("active", "Active customer"),
-    ("at_risk", "At risk"),
-    ("churned", "Churned"),
-    ("reactivated", "Reactivated"),
-    ("advocate", "Advocate"),
-]
+from ..engine.rules import deal_revenue
 
 LIFECYCLE_REASONS = [
     ("no_deal", "No lead or deal yet"),

@@ -255,15 +255,15 @@ class ResCompany(models.Model):
         """Queue every month of these companies' figures (a day in its
         middle, which no timezone moves to another month): the next nightly
         run recomputes them all, after a setting they depend on changed."""
-        Value = self.env["crm.kpi.value"].sudo()
+        Runner = self.env["crm.kpi.run"].sudo()
         today = fields.Date.context_today(self)
         days = []
         for company in self:
-            first = Value._first_data_month(company)
+            first = Runner._first_data_month(company)
             if first:
                 days += [
                     (company.id, month + timedelta(days=14))
-                    for month in Value._month_range(first, today)
+                    for month in Runner._month_range(first, today)
                 ]
         self.env["crm.kpi.changed.day"].sudo()._mark(days)
 

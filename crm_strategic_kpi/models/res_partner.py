@@ -1,9 +1,9 @@
 from odoo import api, fields, models
 from odoo.tools import SQL, create_index
 
+from ..engine.lifecycle import LIFECYCLE_STAGES
 from .customer_intelligence import (
     LIFECYCLE_REASONS,
-    LIFECYCLE_STAGES,
     RFM_SEGMENTS,
     CustomerIntelligence,
 )

@@ -347,7 +347,13 @@ class KpiCommon(BaseCommon):
     def recompute(self, **kwargs):
         kwargs.setdefault("date_from", date(2026, 1, 1))
         kwargs.setdefault("date_to", date(2026, 4, 1))
-        return self.env["crm.kpi.value"].recompute(**kwargs)
+        return self.env["crm.kpi.run"].recompute(**kwargs)
+
+    def engine(self, month_to, month_from=None, history=False, companies=None):
+        """A run of the engine over ``companies`` (default: the fixture's)."""
+        return self.env["crm.kpi.run"]._new_engine_run(
+            companies or self.company, month_to, month_from=month_from, history=history
+        )
 
     def facts(self, code, company=None, **dims):
         domain = [

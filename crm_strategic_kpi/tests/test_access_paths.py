@@ -15,7 +15,7 @@ class TestAccessPaths(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["crm.kpi.value"].recompute(
+        cls.env["crm.kpi.run"].recompute(
             date_from=date(2026, 1, 1), date_to=date(2026, 4, 1)
         )
         cls.user_b = cls._company_b_user("kpi_b_mgr", "sales_team.group_sale_manager")

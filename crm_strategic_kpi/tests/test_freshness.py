@@ -6,7 +6,7 @@ from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import new_test_user, tagged
 
-from ..models.crm_kpi_value import RECOMPUTE_LOCK
+from ..models.crm_kpi_run import RECOMPUTE_LOCK
 from .common import KpiCommon
 
 MAR = date(2026, 3, 1)

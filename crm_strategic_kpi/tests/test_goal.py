@@ -22,7 +22,7 @@ class TestSmartGoals(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["crm.kpi.value"].recompute(
+        cls.env["crm.kpi.run"].recompute(
             date_from=date(2026, 1, 1), date_to=date(2026, 4, 1)
         )
         cls.kpi = {k.code: k for k in cls.env["crm.kpi"].search([])}

@@ -10,13 +10,9 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import SQL, index_exists, mute_logger
 
-from odoo.addons.crm_strategic_kpi.models.crm_kpi_value import RECOMPUTE_LOCK
-from odoo.addons.crm_strategic_kpi.models.kpi_engine import (
-    RUN_STATE_PARAM,
-    SPELL_COLUMNS,
-    WON_COLUMNS,
-    KpiEngine,
-)
+from odoo.addons.crm_strategic_kpi.engine import RUN_STATE_PARAM, Run
+from odoo.addons.crm_strategic_kpi.engine.history import SPELL_COLUMNS, WON_COLUMNS
+from odoo.addons.crm_strategic_kpi.models.crm_kpi_run import RECOMPUTE_LOCK
 
 from .common import KpiCommon
 
@@ -31,7 +27,7 @@ class TestKpiCatalogue(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.summary = cls.env["crm.kpi.value"].recompute(date_from=JAN, date_to=APR)
+        cls.summary = cls.env["crm.kpi.run"].recompute(date_from=JAN, date_to=APR)
 
     # Sales ---------------------------------------------------------------
     def test_lead_count(self):
@@ -330,7 +326,7 @@ class TestKpiCatalogue(KpiCommon):
         )
         cr = self.env.cr
 
-        def sums(queries, code, first):
+        def sums(query, first):
             cr.execute(
                 SQL(
                     """
@@ -342,7 +338,7 @@ class TestKpiCatalogue(KpiCommon):
                      GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
                     HAVING SUM(num) <> 0 OR SUM(den) <> 0
                     """,
-                    queries[code][1](),
+                    query,
                     first,
                     APR,
                 )
@@ -350,73 +346,89 @@ class TestKpiCatalogue(KpiCommon):
             return set(cr.fetchall())
 
         for month_from in (None, JAN, MAR):
-            engine = KpiEngine(self.env, self.company, APR, month_from=month_from)
+            with self.engine(APR, month_from) as engine:
+                engine.prepare()
+                kpis = engine.kpis()
+                # the months the run computes
+                first = month_from or JAN
+                by_record = {
+                    kpi.code: sums(engine.records_query(kpi), first) for kpi in kpis
+                }
+                engine.build_cubes(kpis)
+                cr.execute(
+                    r"""SELECT COUNT(*) FROM pg_tables
+                         WHERE schemaname = pg_my_temp_schema()::regnamespace::text
+                           AND tablename LIKE 'kpi\_tmp\_%cube%'"""
+                )
+                # leads by creation, by closing; open deals; feedback; costs;
+                # logins; contacts; customers; lifecycle stages (and the
+                # helpdesk bridge's tickets when it is installed)
+                bridged = "ticket" in engine.catalogue.sources
+                self.assertEqual(cr.fetchone()[0], 9 + bridged)
+                for kpi in kpis:
+                    with self.subTest(code=kpi.code, month_from=month_from):
+                        self.assertEqual(
+                            sums(engine.facts_query(kpi)[0], first), by_record[kpi.code]
+                        )
+                self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
+                self.assertTrue(by_record["repeat_customers"] and by_record["clv"])
+                self.assertTrue(by_record["cross_sell_rate"])
+                self.assertTrue(by_record["lifecycle_opportunity"])
+                self.assertTrue(by_record["open_deals"] and by_record["nps"])
+                if month_from != MAR:
+                    # G, won at local midnight on 1 February, is new in February
+                    self.assertIn(
+                        (FEB, self.team1.id, 1),
+                        {
+                            (row[0], row[2], row[8])
+                            for row in by_record["new_customers"]
+                        },
+                    )
+        with self.engine(APR, JAN) as engine:
             engine.prepare()
-            queries = self.env["crm.kpi.value"]._get_kpi_queries(engine)
-            # the months the run computes
-            first = month_from or JAN
-            by_record = {code: sums(queries, code, first) for code in queries}
-            engine.build_cubes(builder for _scope, builder in queries.values())
-            cr.execute(
-                r"""SELECT COUNT(*) FROM pg_tables
-                     WHERE schemaname = pg_my_temp_schema()::regnamespace::text
-                       AND tablename LIKE 'kpi\_tmp\_%cube%'"""
+            kpis = engine.kpis()
+            engine.build_cubes(kpis)
+            # the plain cube reads (CLV: with one lifespan per company and
+            # month) are written as they are, one row per month, company and
+            # dimensions; the KPIs of several measures are summed first
+            plain = {kpi.code for kpi in kpis if engine.facts_query(kpi)[1]}
+            self.assertTrue(
+                {
+                    "retention_rate",
+                    "close_rate",
+                    "clv",
+                    "repeat_customers",
+                    "lifecycle_active",
+                    "open_deals",
+                    "nps",
+                }
+                <= plain
             )
-            # leads by creation, by closing; customers; lifecycle stages
-            self.assertEqual(cr.fetchone()[0], 4)
-            for code in queries:
-                with self.subTest(code=code, month_from=month_from):
-                    self.assertEqual(sums(queries, code, first), by_record[code])
-            self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
-            self.assertTrue(by_record["repeat_customers"] and by_record["clv"])
-            self.assertTrue(by_record["cross_sell_rate"])
-            self.assertTrue(by_record["lifecycle_opportunity"])
-            if month_from != MAR:
-                # G, won at local midnight on 1 February, is new in February
-                self.assertIn(
-                    (FEB, self.team1.id, 1),
-                    {(row[0], row[2], row[8]) for row in by_record["new_customers"]},
+            self.assertFalse({"records_created", "cac", "marketing_roi"} & plain)
+            for kpi in kpis:
+                if kpi.code not in plain:
+                    continue
+                cr.execute(
+                    SQL(
+                        """SELECT COUNT(*) = COUNT(DISTINCT (month, company_id,
+                                  team_id, user_id, segment_id, campaign_id,
+                                  source_id, medium_id))
+                             FROM (%s) q""",
+                        engine.facts_query(kpi)[0],
+                    )
                 )
-            engine.drop()
-        engine = KpiEngine(self.env, self.company, APR, month_from=JAN)
-        engine.prepare()
-        queries = self.env["crm.kpi.value"]._get_kpi_queries(engine)
-        engine.build_cubes(builder for _scope, builder in queries.values())
-        # the plain cube reads (CLV: with one lifespan per company and month)
-        # are written as they are, one row per month, company and dimensions;
-        # the others are summed first
-        plain = {code for code in queries if engine.is_cube_read(queries[code][1]())}
-        self.assertTrue(
-            {
-                "retention_rate",
-                "close_rate",
-                "clv",
-                "repeat_customers",
-                "lifecycle_active",
-            }
-            <= plain
-        )
-        self.assertFalse({"open_deals", "records_created", "nps", "cac"} & plain)
-        for code in plain:
+                self.assertTrue(cr.fetchone()[0], kpi.code)
+            # every dimension record the cubes refer to exists until one is
+            # deleted
+            tables = {"team_id": "crm_team", "user_id": "res_users"}
+            self.assertTrue(Run.dimensions_alive(cr, tables))
+            self.env.flush_all()
             cr.execute(
-                SQL(
-                    """SELECT COUNT(*) = COUNT(DISTINCT (month, company_id, team_id,
-                              user_id, segment_id, campaign_id, source_id, medium_id))
-                         FROM (%s) q""",
-                    queries[code][1](),
-                )
+                "UPDATE crm_lead SET team_id = NULL WHERE team_id = %s",
+                (self.team2.id,),
             )
-            self.assertTrue(cr.fetchone()[0], code)
-        # every dimension record the cubes refer to exists until one is deleted
-        tables = {"team_id": "crm_team", "user_id": "res_users"}
-        self.assertTrue(KpiEngine.dimensions_alive(cr, tables))
-        self.env.flush_all()
-        cr.execute(
-            "UPDATE crm_lead SET team_id = NULL WHERE team_id = %s", (self.team2.id,)
-        )
-        self.team2.unlink()
-        self.assertFalse(KpiEngine.dimensions_alive(cr, tables))
-        engine.drop()
+            self.team2.unlink()
+            self.assertFalse(Run.dimensions_alive(cr, tables))
 
     # Aggregation at every grouping -----------------------------------------
     def test_group_by_team_is_ratio_of_sums(self):
@@ -705,24 +717,29 @@ class TestKpiEdgeCases(KpiCommon):
         as_they_are = snapshot()
         self.assertGreater(len(as_they_are), 50)
         self.forget_facts()
-        with patch.object(KpiEngine, "is_cube_read", return_value=False):
+        facts_query = Run.facts_query
+        with patch.object(
+            Run, "facts_query", lambda run, kpi: (facts_query(run, kpi)[0], False)
+        ):
             self.recompute()
         self.assertEqual(snapshot(), as_they_are)
 
     def test_failed_kpi_keeps_previous_figures(self):
         self.recompute()
         before = self.facts("won_revenue").read(["date", "numerator"])
-        original = KpiEngine._q_won_revenue
+        original = Run.facts_query
 
-        def broken(engine):
-            return SQL("SELECT 1 / 0 AS month")
+        def broken(run, kpi):
+            if kpi.code == "won_revenue":
+                return SQL("SELECT 1 / 0 AS month"), False
+            return original(run, kpi)
 
-        KpiEngine._q_won_revenue = broken
-        try:
-            with self.assertRaises(psycopg2.Error), mute_logger("odoo.sql_db"):
-                self.recompute(kpi_codes=["won_revenue"])
-        finally:
-            KpiEngine._q_won_revenue = original
+        with (
+            patch.object(Run, "facts_query", broken),
+            self.assertRaises(psycopg2.Error),
+            mute_logger("odoo.sql_db"),
+        ):
+            self.recompute(kpi_codes=["won_revenue"])
         self.assertEqual(self.facts("won_revenue").read(["date", "numerator"]), before)
 
     def test_deleted_lead_disappears_after_incremental_run(self):
@@ -754,7 +771,7 @@ class TestKpiEdgeCases(KpiCommon):
         # a team deleted while a run is under way (after it read the leads)
         # never reaches the facts it writes afterwards
         self.l1.team_id = self.team1
-        Value = type(self.env["crm.kpi.value"])
+        Value = type(self.env["crm.kpi.run"])
         replace = Value._replace_facts
         team = self.env["crm.team"].create({"name": "T3"})
         self.l3.team_id = team
@@ -1033,10 +1050,11 @@ class TestKpiRuns(KpiCommon):
     def _engine_tables(self, month_from, month_to=APR):
         """(history_state, rows of the won deals, spells and customers) of a
         run's engine prepared for these months."""
-        engine = KpiEngine(
-            self.env, self.company, month_to, month_from=month_from, history=True
-        )
-        engine.prepare(basis=False)
+        with self.engine(month_to, month_from, history=True) as engine:
+            engine.prepare()
+            return self._read_engine_tables(engine)
+
+    def _read_engine_tables(self, engine):
         rows = {}
         for table, columns in (
             ("kpi_tmp_won", WON_COLUMNS),
@@ -1065,9 +1083,7 @@ class TestKpiRuns(KpiCommon):
                 )
             )
             rows[table] = self.cr.fetchall()
-        state, cutoff = engine.history_state, engine.history_cutoff
-        engine.drop()
-        return state, cutoff, rows
+        return engine.history_state, engine.history_cutoff, rows
 
     def test_customer_history_kept_between_runs(self):
         """A run keeps the won deals before its cutoff month (two months
@@ -1101,7 +1117,7 @@ class TestKpiRuns(KpiCommon):
         state, cutoff, kept = self._engine_tables(MAR)
         self.assertEqual((state, cutoff), ("read", FEB))
         # the same run reading every won deal from the leads
-        with patch.object(KpiEngine, "_kept_history", lambda engine: None):
+        with patch.object(Run, "_kept_history", lambda engine: None):
             state, cutoff, live = self._engine_tables(MAR)
         self.assertEqual((state, cutoff), ("kept", None))
         for table, rows in live.items():
@@ -1120,7 +1136,7 @@ class TestKpiRuns(KpiCommon):
         self.env["crm.kpi.changed.day"].search([]).unlink()
         state, _cutoff, kept = self._engine_tables(MAR)
         self.assertEqual(state, "read")
-        with patch.object(KpiEngine, "_kept_history", lambda engine: None):
+        with patch.object(Run, "_kept_history", lambda engine: None):
             live = self._engine_tables(MAR)[2]
         for table, rows in live.items():
             self.assertEqual(kept[table], rows, table)
@@ -1166,19 +1182,17 @@ class TestKpiRuns(KpiCommon):
         # a company without a kept history: the run keeps one for both
         company2 = self.env["res.company"].create({"name": "Zweite GmbH"})
         both = self.company | company2
-        engine = KpiEngine(self.env, both, APR, month_from=MAR, history=True)
-        engine.prepare(basis=False)
-        self.assertEqual((engine.history_state, engine.history_cutoff), ("kept", None))
-        engine.drop()
-        engine = KpiEngine(self.env, both, APR, month_from=MAR, history=True)
-        engine.prepare(basis=False)
-        self.assertEqual(engine.history_state, "read")
-        engine.drop()
+        with self.engine(APR, MAR, history=True, companies=both) as engine:
+            engine.prepare()
+            state = (engine.history_state, engine.history_cutoff)
+        self.assertEqual(state, ("kept", None))
+        with self.engine(APR, MAR, history=True, companies=both) as engine:
+            engine.prepare()
+            self.assertEqual(engine.history_state, "read")
         # a run of company 2 alone from January replaces only its history
-        engine = KpiEngine(self.env, company2, APR, month_from=JAN, history=True)
-        engine.prepare(basis=False)
-        self.assertEqual(engine.history_state, "kept")
-        engine.drop()
+        with self.engine(APR, JAN, history=True, companies=company2) as engine:
+            engine.prepare()
+            self.assertEqual(engine.history_state, "kept")
         self.cr.execute("SELECT company_id FROM crm_kpi_history_won")
         self.assertEqual({row[0] for row in self.cr.fetchall()}, {self.company.id})
         self.assertEqual(self._engine_tables(MAR)[0], "read")
@@ -1412,8 +1426,8 @@ class TestKpiRuns(KpiCommon):
             self._deal(
                 "F", cust_f, self.team1, self.user1, won - timedelta(days=3), won=won
             )
-        engine = KpiEngine(self.env, self.company, date(2026, 6, 1))
-        engine.prepare()
+        engine = self.engine(date(2026, 6, 1))
+        engine.need("basis")
         cr = self.env.cr
         # revenue is summed exactly: sums of floats depend on the order of
         # their terms, and a rerun must keep the CLV facts as they are
@@ -1477,10 +1491,8 @@ class TestKpiRuns(KpiCommon):
             )
         cr = self.env.cr
         for month_from in (None, date(2026, 2, 1)):
-            engine = KpiEngine(
-                self.env, self.company, date(2026, 4, 1), month_from=month_from
-            )
-            engine.prepare()
+            engine = self.engine(date(2026, 4, 1), month_from)
+            engine.need("lifespan")
             cr.execute(
                 "SELECT company_id, month, churned, active_start FROM kpi_tmp_lifespan"
             )
@@ -1574,7 +1586,7 @@ class TestKpiRuns(KpiCommon):
 class TestKpiInput(KpiCommon):
     def test_only_managers_recompute(self):
         with self.assertRaises(AccessError):
-            self.env["crm.kpi.value"].with_user(self.user1).recompute()
+            self.env["crm.kpi.run"].with_user(self.user1).recompute()
         with self.assertRaises(AccessError):
             self.env["crm.kpi.cost"].with_user(self.user1).create(
                 {"category": "sales", "amount": 1}

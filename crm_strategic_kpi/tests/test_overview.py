@@ -13,7 +13,7 @@ class TestOverview(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["crm.kpi.value"].recompute(
+        cls.env["crm.kpi.run"].recompute(
             date_from=date(2026, 1, 1), date_to=date(2026, 4, 1)
         )
 
@@ -73,7 +73,7 @@ class TestOverview(KpiCommon):
         """On 15 March the year is January and February 2026 against
         January and February 2025: won revenue 1000 + 2000 + 500 against
         L0's 400; win rate 3 of 4 (L4 lost) against 1 of 1."""
-        self.env["crm.kpi.value"].recompute(
+        self.env["crm.kpi.run"].recompute(
             date_from=date(2025, 1, 1), date_to=date(2026, 4, 1)
         )
         data = self.data(period="year")
@@ -152,7 +152,7 @@ class TestKpiTours(KpiCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["crm.kpi.value"].recompute(date_from=date(2026, 1, 1))
+        cls.env["crm.kpi.run"].recompute(date_from=date(2026, 1, 1))
 
     def test_overview_pivot_graph(self):
         self.start_tour(

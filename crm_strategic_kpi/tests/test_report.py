@@ -25,7 +25,7 @@ class TestKpiReport(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.recompute_summary = cls.env["crm.kpi.value"].recompute(
+        cls.recompute_summary = cls.env["crm.kpi.run"].recompute(
             date_from=JAN, date_to=APR
         )
         Kpi = cls.env["crm.kpi"]

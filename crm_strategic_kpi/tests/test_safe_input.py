@@ -140,7 +140,7 @@ class TestCommandLine(KpiCommon):
     def test_refused_recompute_is_one_line(self):
         """While another run holds the lock (this test's transaction), the
         command answers in one line and fails, without a traceback."""
-        self.assertTrue(self.env["crm.kpi.value"]._take_recompute_lock())
+        self.assertTrue(self.env["crm.kpi.run"]._take_recompute_lock())
         paths = config["addons_path"]
         paths = paths if isinstance(paths, str) else ",".join(paths)
         # the addons path comes before the command, which lives in an addon

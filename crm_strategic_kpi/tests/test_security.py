@@ -28,7 +28,7 @@ class TestRecordRules(KpiCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["crm.kpi.value"].recompute(
+        cls.env["crm.kpi.run"].recompute(
             date_from=date(2026, 1, 1), date_to=date(2026, 4, 1)
         )
         cls.env["res.partner"].browse()._kpi_refresh_customers()

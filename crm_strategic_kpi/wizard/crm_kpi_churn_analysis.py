@@ -4,7 +4,7 @@ from odoo import fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
-from ..models.kpi_rules import month_start
+from ..engine.rules import month_start
 
 TENURE_BANDS = [
     ("under_1y", "Under 1 year"),

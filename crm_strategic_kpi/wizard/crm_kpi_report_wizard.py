@@ -13,8 +13,8 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import split_every
 from odoo.tools.misc import format_date
 
+from ..engine.rules import month_start, months_between
 from ..models.crm_kpi import CATEGORIES
-from ..models.kpi_rules import month_start, months_between
 
 MAX_MONTHS = 36
 # Data sheet: facts read per batch, to keep the ORM cache small

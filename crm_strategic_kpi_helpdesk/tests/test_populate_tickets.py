@@ -103,7 +103,7 @@ class TestPopulateTickets(TransactionCase):
         )
         self.assertTrue(feedback)
         self.assertEqual(set(feedback.mapped("kind")), {"ces"})
-        summary = self.env["crm.kpi.value"].recompute(
+        summary = self.env["crm.kpi.run"].recompute(
             kpi_codes=["time_to_resolution", "first_contact_resolution"]
         )
         self.assertTrue(summary["rows"]["time_to_resolution"])

@@ -1,0 +1,370 @@
+"""The source tables of a run: its companies, their leads with local dates,
+the done activities of closed deals, the won deals in order and the
+customers with their dimensions.
+
+Times are compared as local timestamps in the company's timezone, so a deal
+won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
+"""
+
+from datetime import timedelta
+
+from odoo.tools import SQL
+
+from .history import WON_COLUMNS
+from .rules import deal_revenue
+from .sql import DIMS, planner
+
+
+class SourceTables:
+    """Part of ``Run``: the temporary tables of the CRM's records."""
+
+    def _prepare_companies(self):
+        self._timezones = {
+            company.id: company._get_kpi_timezone() for company in self.companies
+        }
+        rows = [
+            SQL(
+                "(%s, %s, %s, %s, %s)",
+                company.id,
+                self._timezones[company.id],
+                company.kpi_churn_days,
+                company.kpi_clv_margin,
+                company.currency_id.id,
+            )
+            for company in self.companies
+        ]
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_company (
+                    id int PRIMARY KEY, tz text, churn_days int,
+                    margin numeric, currency_id int)
+                """
+            )
+        )
+        if rows:
+            self.cr.execute(
+                SQL("INSERT INTO kpi_tmp_company VALUES %s", SQL(", ").join(rows))
+            )
+        self.cr.execute("ANALYZE kpi_tmp_company")
+
+    def local(self, column, tz=None):
+        """A UTC timestamp column as the local timestamp in ``tz`` (default:
+        the timezone of the row's company ``co``)."""
+        return SQL("timezone(%s, timezone('UTC', %s))", tz or SQL("co.tz"), column)
+
+    def local_time(self, column, company):
+        """The UTC timestamp ``column`` as a local timestamp in the timezone
+        of the company ``company`` (a column of the same row): what a
+        bridge's source uses to date its records."""
+        return self.local(column, self.timezone_of(company))
+
+    def in_companies(self, company):
+        """The company ``company`` (a column) is one of the run's."""
+        return SQL("%s = ANY(%s)", company, list(self._timezones))
+
+    def segment_of(self, partner_id):
+        """(column, join) giving the segment of partner ``partner_id``. A run
+        of recent months looks the few partners it needs up by id (a join
+        reads every partner: the engine's statements forbid nested loops);
+        a longer run joins them."""
+        if self.recent:
+            column = SQL(
+                "(SELECT sp.kpi_segment_id FROM res_partner sp WHERE sp.id = %s)",
+                partner_id,
+            )
+            return column, SQL()
+        return SQL("sp.kpi_segment_id"), SQL(
+            "LEFT JOIN res_partner sp ON sp.id = %s", partner_id
+        )
+
+    def timezone_of(self, company):
+        """The timezone of company ``company`` (an expression), as a CASE
+        over the run's companies. Records are matched with their company this
+        way, filtered with ``company = ANY(<the run's companies>)``, rather
+        than joined with ``kpi_tmp_company``: the planner cannot estimate
+        that join on an expression (it takes it for 1 % of the rows) and then
+        hashes hundreds of thousands of records instead of the small side."""
+        if not self._timezones:
+            return SQL("NULL::text")
+        return SQL(
+            "CASE %s %s END",
+            company,
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", company_id, tz)
+                for company_id, tz in self._timezones.items()
+            ),
+        )
+
+    def since(self, column):
+        """``column`` (a date) falls in the computed months: a run of recent
+        months leaves the older records of dated sources unread."""
+        if not self.month_from:
+            return SQL("TRUE")
+        return SQL("%s >= %s", column, self.month_from)
+
+    def _prepare_leads(self):
+        """Leads with their company, customer, local dates and the deal type
+        set on them (a won deal's derived type is ``kpi_tmp_won``'s)."""
+        # local times computed once per lead
+        company = SQL("COALESCE(l.company_id, t.company_id, %s)", self.main_company_id)
+        tz = self.timezone_of(company)
+        created = self.local(SQL("l.create_date"), tz)
+        closed = self.local(SQL("l.date_closed"), tz)
+        segment, segment_join = self.segment_of(SQL("p.commercial_partner_id"))
+        if self.recent:
+            # the won deals of customers' histories need no segment
+            segment = SQL("CASE WHEN %s THEN %s END", self._leads_in_run(), segment)
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_lead AS
+                SELECT b.*,
+                       date_trunc('month', b.created_at)::date AS create_month,
+                       date_trunc('month', b.closed_at)::date AS closed_month
+                  FROM (
+                    SELECT l.id, %(company)s AS company_id,
+                           l.team_id, l.user_id,
+                           p.commercial_partner_id AS customer_id,
+                           %(segment)s AS segment_id,
+                           l.campaign_id, l.source_id, l.medium_id,
+                           l.type, l.won_status, l.active,
+                           l.create_date, l.date_closed,
+                           %(created)s AS created_at,
+                           %(closed)s AS closed_at,
+                           (l.date_conversion IS NOT NULL OR l.won_status = 'won')
+                               AS converted,
+                           %(revenue)s AS revenue,
+                           (l.kpi_referrer_id IS NOT NULL
+                            OR COALESCE(l.source_id = ANY(%(referral)s), FALSE))
+                               AS referral,
+                           l.kpi_deal_type AS deal_type
+                      FROM crm_lead l
+                      LEFT JOIN crm_team t ON t.id = l.team_id
+                      LEFT JOIN res_partner p ON p.id = l.partner_id
+                      %(segment_join)s
+                     WHERE %(company)s = ANY(%(companies)s)
+                       AND %(relevant)s) b
+                """,
+                segment=segment,
+                segment_join=segment_join,
+                company=company,
+                companies=list(self._timezones),
+                created=created,
+                closed=closed,
+                revenue=deal_revenue("l"),
+                referral=self._referral_sources(),
+                relevant=self._relevant_leads(),
+            )
+        )
+        self.cr.execute("ANALYZE kpi_tmp_lead")
+
+    def _referral_sources(self):
+        """Ids of the lead sources marked as referrals (a handful)."""
+        self.cr.execute(
+            "SELECT COALESCE(array_agg(id), '{}') FROM utm_source WHERE kpi_is_referral"
+        )
+        return self.cr.fetchone()[0]
+
+    def _relevant_leads(self):
+        """Leads the months from ``month_from`` on need: every won deal (the
+        customers' history) and the leads of those months. A run that reads
+        the kept history needs only the won deals from its cutoff month on
+        (a day earlier: local months start before UTC ones)."""
+        if not self.month_from:
+            return SQL("TRUE")
+        if self.history_cutoff:
+            return SQL(
+                "((l.won_status = 'won' AND l.date_closed >= %s) OR %s)",
+                self.history_cutoff - timedelta(days=1),
+                self._leads_in_run(),
+            )
+        return SQL("(l.won_status = 'won' OR %s)", self._leads_in_run())
+
+    def _leads_in_run(self):
+        """Leads still open, and those created or closed from ``month_from``
+        on (a day earlier: local months start before UTC ones)."""
+        since = self.month_from - timedelta(days=1)
+        return SQL(
+            """(l.date_closed IS NULL OR l.date_closed >= %(since)s
+                OR l.create_date >= %(since)s)""",
+            since=since,
+        )
+
+    def _prepare_messages(self):
+        """Done activities per deal (messages that carry an activity type) of
+        the deals closed in the computed months. When those deals are few
+        against all messages (a run of recent months), their messages are
+        looked up one deal at a time through mail's (model, res_id) index
+        instead of reading every message (an index lookup costs about ten
+        messages read in sequence)."""
+        lookup = False
+        if self.month_from:
+            self.cr.execute(
+                SQL(
+                    """SELECT (SELECT COUNT(*) FROM kpi_tmp_lead
+                                WHERE closed_month >= %s) * 10
+                              < (SELECT reltuples FROM pg_class
+                                  WHERE oid = 'mail_message'::regclass)""",
+                    self.month_from,
+                )
+            )
+            lookup = self.cr.fetchone()[0]
+        if lookup:
+            query = SQL(
+                """
+                SELECT l.id AS lead_id, msg.done
+                  FROM kpi_tmp_lead l
+                 CROSS JOIN LATERAL (
+                       SELECT COUNT(*) AS done FROM mail_message m
+                        WHERE m.model = 'crm.lead' AND m.res_id = l.id
+                          AND m.mail_activity_type_id IS NOT NULL) msg
+                 WHERE l.closed_month >= %s AND msg.done > 0
+                """,
+                self.month_from,
+            )
+        else:
+            query = SQL(
+                """
+                SELECT m.res_id AS lead_id, COUNT(*) AS done
+                  FROM mail_message m
+                 WHERE m.model = 'crm.lead' AND m.mail_activity_type_id IS NOT NULL
+                 GROUP BY m.res_id
+                """
+            )
+        self.cr.execute(SQL("CREATE TEMP TABLE kpi_tmp_message AS %s", query))
+        # unique: the planner leaves the join out of the sums that do not
+        # read the activities
+        self.cr.execute(
+            "CREATE UNIQUE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
+        )
+
+    def _prepare_won(self):
+        """Won deals of customers in the order they were won (closed, then
+        by id). A deal without a deal type is new business when it is its
+        customer's first won deal (``rn`` 1), else an upsell.
+
+        A run that reads the kept history takes the deals before its cutoff
+        month from it and numbers the later ones after them: their number
+        and predecessor continue those of the customer's kept deals."""
+        if self.history_cutoff:
+            self.cr.execute(
+                SQL(
+                    """
+                    CREATE TEMP TABLE kpi_tmp_won AS
+                    WITH fresh AS (
+                        SELECT * FROM kpi_tmp_lead
+                         WHERE won_status = 'won' AND customer_id IS NOT NULL
+                           AND closed_at IS NOT NULL AND closed_month >= %(cutoff)s
+                    ), kept AS (
+                        SELECT h.company_id, h.customer_id, MAX(h.rn) AS n,
+                               MAX(h.closed_at) AS last_at
+                          FROM crm_kpi_history_won h
+                         WHERE h.company_id = ANY(%(companies)s)
+                           AND (h.company_id, h.customer_id) IN (
+                                   SELECT company_id, customer_id FROM fresh)
+                         GROUP BY h.company_id, h.customer_id
+                    )
+                    SELECT %(columns)s FROM crm_kpi_history_won
+                     WHERE company_id = ANY(%(companies)s)
+                     UNION ALL
+                    SELECT f.id, f.company_id, f.customer_id, f.team_id,
+                           f.closed_at, f.closed_month, f.revenue,
+                           COALESCE(f.deal_type,
+                                    CASE WHEN COALESCE(k.n, 0) + ROW_NUMBER() OVER w = 1
+                                         THEN 'new' ELSE 'upsell' END),
+                           f.campaign_id, f.source_id, f.medium_id,
+                           COALESCE(k.n, 0) + ROW_NUMBER() OVER w,
+                           COALESCE(LAG(f.closed_at) OVER w, k.last_at)
+                      FROM fresh f
+                      LEFT JOIN kept k USING (company_id, customer_id)
+                    WINDOW w AS (PARTITION BY f.company_id, f.customer_id
+                                 ORDER BY f.closed_at, f.id)
+                    """,
+                    cutoff=self.history_cutoff,
+                    companies=list(self._timezones),
+                    columns=SQL(", ").join(SQL.identifier(c) for c in WON_COLUMNS),
+                )
+            )
+        else:
+            self.cr.execute(
+                """
+                CREATE TEMP TABLE kpi_tmp_won AS
+                SELECT id, company_id, customer_id, team_id, closed_at, closed_month,
+                       revenue,
+                       COALESCE(deal_type,
+                                CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'new'
+                                     ELSE 'upsell' END) AS deal_type,
+                       campaign_id, source_id, medium_id,
+                       ROW_NUMBER() OVER w AS rn,
+                       LAG(closed_at) OVER w AS prev_at
+                  FROM kpi_tmp_lead
+                 WHERE won_status = 'won' AND customer_id IS NOT NULL
+                   AND closed_at IS NOT NULL
+                WINDOW w AS (PARTITION BY company_id, customer_id
+                             ORDER BY closed_at, id)
+                """
+            )
+        self.cr.execute("ANALYZE kpi_tmp_won")
+
+    def _prepare_customers(self):
+        """Customers per company: salesperson and segment from the partner,
+        acquisition channel from the first won deal. Odoo 18 removed the sales
+        team of partners: the customer's team is its salesperson's main team,
+        else the team of its first won deal. ``dim_group`` numbers the
+        combinations of company and dimensions (see _build_customer_cube):
+        the few thousand combinations are found by hashing and numbered
+        alone, instead of sorting every customer by eight columns."""
+        dims = SQL(", ").join(SQL.identifier(dim) for dim in DIMS)
+        self.cr.execute(
+            """
+            CREATE TEMP TABLE kpi_tmp_customer_base AS
+            SELECT w.company_id, w.customer_id, w.closed_at AS first_at,
+                   w.campaign_id, w.source_id, w.medium_id,
+                   COALESCE(u.sale_team_id, w.team_id) AS team_id,
+                   cp.user_id, cp.kpi_segment_id AS segment_id,
+                   (COALESCE(cp.email, '') <> ''
+                    AND COALESCE(cp.phone, '') <> ''
+                    AND cp.country_id IS NOT NULL) AS complete
+              FROM kpi_tmp_won w
+              JOIN res_partner cp ON cp.id = w.customer_id
+              LEFT JOIN res_users u ON u.id = cp.user_id
+             WHERE w.rn = 1
+            """
+        )
+        # a merge join would sort the customers by the eight columns again
+        with planner(self.cr, enable_mergejoin="off"):
+            self.cr.execute(
+                SQL(
+                    """
+                    CREATE TEMP TABLE kpi_tmp_customer AS
+                    WITH groups AS (
+                        SELECT company_id, %(dims)s,
+                               ROW_NUMBER() OVER (ORDER BY company_id, %(dims)s)
+                                   AS dim_group
+                          FROM (SELECT DISTINCT company_id, %(dims)s
+                                  FROM kpi_tmp_customer_base) d
+                    )
+                    SELECT q.*, g.dim_group
+                      FROM kpi_tmp_customer_base q
+                      JOIN groups g
+                        ON g.company_id = q.company_id
+                       AND %(same_dims)s
+                    """,
+                    dims=dims,
+                    same_dims=SQL(" AND ").join(
+                        # equal keys (no record has the id 0) for a hash join
+                        SQL(
+                            "COALESCE(g.%s, 0) = COALESCE(q.%s, 0)",
+                            SQL.identifier(dim),
+                            SQL.identifier(dim),
+                        )
+                        for dim in DIMS
+                    ),
+                )
+            )
+            self.cr.execute("DROP TABLE kpi_tmp_customer_base")
+        self.cr.execute(
+            "CREATE UNIQUE INDEX ON kpi_tmp_customer (company_id, customer_id); "
+            "ANALYZE kpi_tmp_customer"
+        )
