@@ -125,6 +125,70 @@ class KpiBench(Command):
 
         return _timed(run)[0]
 
+    def _drill_down(self, values):
+        """Opening the records behind facts: the largest fact of each of four
+        KPIs (customers churned, won revenue, lifetime value, new leads) of
+        the last complete month and of the same month a year earlier (the
+        slowest of the four counts), then the 50 largest facts of that
+        month at once. Floor: reading the month's won deals from the leads."""
+        cr = values.env.cr
+        codes = ["churn_rate", "won_revenue", "clv", "lead_count"]
+        last = date.today().replace(day=1) - relativedelta(months=1)
+        rows = []
+        for label, month in (
+            ("last complete month", last),
+            ("a year before", last - relativedelta(months=12)),
+        ):
+
+            def floor(month=month):
+                cr.execute(
+                    """SELECT id FROM crm_lead WHERE won_status = 'won'
+                          AND date_closed >= %s AND date_closed < %s""",
+                    (month, month + relativedelta(months=1)),
+                )
+                return cr.fetchall()
+
+            floor_seconds = _timed(floor)[0]
+            slowest, top, found = 0.0, 0.0, 0
+            for code in codes:
+                fact = values.search(
+                    [
+                        ("kpi_code", "=", code),
+                        ("date", "=", month),
+                        ("numerator", "!=", 0),
+                    ],
+                    order="numerator desc",
+                    limit=1,
+                )
+                seconds, peak, records = _timed(fact._get_numerator_records)
+                slowest, top = max(slowest, seconds), max(top, peak)
+                found += sum(len(ids) for ids in records.values())
+            rows.append(
+                (
+                    f"drill-down (1 fact, {label})",
+                    slowest,
+                    top,
+                    floor_seconds,
+                    f"{found} records of 4 facts",
+                )
+            )
+        facts = values.search(
+            [("kpi_code", "in", codes), ("date", "=", last), ("numerator", "!=", 0)],
+            order="numerator desc",
+            limit=50,
+        )
+        seconds, peak, records = _timed(facts._get_numerator_records)
+        rows.append(
+            (
+                f"drill-down ({len(facts)} facts at once)",
+                seconds,
+                peak,
+                rows[0][3],
+                f"{sum(len(ids) for ids in records.values())} records",
+            )
+        )
+        return rows
+
     def _pivot(self, values, since, label, floor_sql, groupby):
         cr = values.env.cr
 
@@ -218,6 +282,8 @@ class KpiBench(Command):
                 f"{facts} facts",
             )
         )
+
+        rows += self._drill_down(values)
 
         since = date.today().replace(day=1) - relativedelta(months=11)
 

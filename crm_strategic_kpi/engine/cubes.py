@@ -216,8 +216,12 @@ class Cubes:
 
     def records_query(self, kpi):
         """The rows of ``kpi``, one per record and month: those whose ``num``
-        is not 0 are the records behind its facts' numerators."""
-        return self._adjusted(kpi, [self._record_rows(m) for m in kpi.measures])
+        is not 0 are the records behind its facts' numerators. (A KPI's
+        ``adjust`` multiplies by a positive factor: it changes no ``num``
+        to or from 0 and is left out.)"""
+        return SQL(" UNION ALL ").join(
+            SQL("(%s)", self._record_rows(measure)) for measure in kpi.measures
+        )
 
     def _adjusted(self, kpi, parts):
         query = SQL(" UNION ALL ").join(SQL("(%s)", part) for part in parts)

@@ -93,10 +93,11 @@ class Measure:
 class Kpi:
     """A computable KPI: ``code`` (that of its ``crm.kpi`` record), its
     ``scope`` and the ``measures`` whose rows it adds up. ``adjust``:
-    ``adjust(run, rows)`` -> rows, a last step over the summed rows that
-    keeps them one per month, company and dimensions (the customer lifetime
-    value multiplies revenue by the lifespan and margin of its company and
-    month)."""
+    ``adjust(run, rows)`` -> rows, a last step over the facts' rows that
+    keeps them one per month, company and dimensions and multiplies ``num``
+    by a positive factor (the customer lifetime value multiplies revenue by
+    the lifespan and margin of its company and month); the drill-down
+    leaves it out."""
 
     code: str
     scope: str

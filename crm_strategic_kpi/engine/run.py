@@ -75,10 +75,21 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
     :param history: whether the run reads the customer history an earlier
         run kept, when it can trust it (``"read"``), and otherwise keeps its
         own (``True``)
+    :param users: for the records behind facts (drill-down): the salespeople
+        (ids, None for none) of those facts; the run then reads only the
+        leads and customers rows carrying one of them need (see
+        ``_leads_of_users``). ``None``: all.
     """
 
     def __init__(
-        self, env, catalogue, companies, month_to, month_from=None, history=False
+        self,
+        env,
+        catalogue,
+        companies,
+        month_to,
+        month_from=None,
+        history=False,
+        users=None,
     ):
         self.env = env
         self.cr = env.cr
@@ -95,6 +106,7 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
         # company id -> timezone of its months (_prepare_companies)
         self._timezones = {}
         self.history = history
+        self.users = users
         # the cutoff month of the kept history this run reads (None: it
         # reads every won deal from the leads)
         self.history_cutoff = None
@@ -110,7 +122,12 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
     def __enter__(self):
         self.drop()
         self._stack = ExitStack()
-        self._stack.enter_context(planner(self.cr, **ENGINE_SETTINGS))
+        settings = dict(ENGINE_SETTINGS)
+        if self.users is not None:
+            # a run for a few salespeople reads a few records through
+            # indexes: nested loops suit it
+            del settings["enable_nestloop"]
+        self._stack.enter_context(planner(self.cr, **settings))
         return self
 
     def __exit__(self, exc_type, exc, traceback):

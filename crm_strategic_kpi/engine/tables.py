@@ -170,7 +170,70 @@ class SourceTables:
         """Leads the months from ``month_from`` on need: every won deal (the
         customers' history) and the leads of those months. A run that reads
         the kept history needs only the won deals from its cutoff month on
-        (a day earlier: local months start before UTC ones)."""
+        (a day earlier: local months start before UTC ones). A run for the
+        salespeople ``users`` needs only theirs (see ``_leads_of_users``)."""
+        if self.users is not None and self.month_from:
+            return self._leads_of_users()
+        return self._relevant_leads_in_months()
+
+    def _user_is(self, column):
+        """``column`` (a salesperson) is one of ``users`` (None: nobody)."""
+        ids = [user for user in self.users if user]
+        conditions = [SQL("%s = ANY(%s)", column, ids)] if ids else []
+        if None in self.users:
+            conditions.append(SQL("%s IS NULL", column))
+        return SQL("(%s)", SQL(" OR ").join(conditions) if conditions else SQL("FALSE"))
+
+    def _leads_of_users(self):
+        """The leads of the computed months (see ``_leads_in_run``) of the
+        salespeople ``users``, and every won deal of the customers they
+        stand for in those months: the customers of these leads, and those
+        whose salesperson they are and who are active in the months (a deal
+        within the longest churn period before the first month). The rows of
+        the lead and customer sources that carry one of ``users`` are then
+        exactly those of a run over all leads (a customer's history is
+        complete: its first deal, numbers and spells); the others are left
+        out. The contacts of those customers are looked up first."""
+        churn_days = max(self.companies.mapped("kpi_churn_days") or [0])
+        self.cr.execute(
+            SQL(
+                """
+                SELECT COALESCE(array_agg(DISTINCT c.id), '{}') FROM (
+                       SELECT lp.commercial_partner_id AS id
+                         FROM crm_lead l JOIN res_partner lp ON lp.id = l.partner_id
+                        WHERE %(lead_user)s AND %(in_run)s
+                        UNION ALL
+                       SELECT cp.id FROM res_partner cp
+                        WHERE cp.id = cp.commercial_partner_id AND %(customer_user)s
+                          AND EXISTS (
+                              SELECT 1 FROM res_partner wp
+                                JOIN crm_lead w ON w.partner_id = wp.id
+                               WHERE wp.commercial_partner_id = cp.id
+                                 AND w.won_status = 'won'
+                                 AND w.date_closed >= %(active_since)s)) c
+                """,
+                lead_user=self._user_is(SQL("l.user_id")),
+                in_run=self._leads_in_run(),
+                customer_user=self._user_is(SQL("cp.user_id")),
+                # local months start up to a day before the UTC ones
+                active_since=self.month_from - timedelta(days=churn_days + 2),
+            )
+        )
+        customers = self.cr.fetchone()[0]
+        self.cr.execute(
+            """SELECT COALESCE(array_agg(id), '{}') FROM res_partner
+                WHERE commercial_partner_id = ANY(%s)""",
+            (customers,),
+        )
+        partners = self.cr.fetchone()[0]
+        return SQL(
+            "((%s AND %s) OR (l.won_status = 'won' AND l.partner_id = ANY(%s)))",
+            self._user_is(SQL("l.user_id")),
+            self._leads_in_run(),
+            partners,
+        )
+
+    def _relevant_leads_in_months(self):
         if not self.month_from:
             return SQL("TRUE")
         if self.history_cutoff:

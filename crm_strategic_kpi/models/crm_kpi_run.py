@@ -165,7 +165,9 @@ class CrmKpiRun(models.AbstractModel):
         then ``catalogue.add_source(...)`` and ``catalogue.add_kpi(...)``."""
         return core_catalogue()
 
-    def _new_engine_run(self, companies, month_to, month_from=None, history=False):
+    def _new_engine_run(
+        self, companies, month_to, month_from=None, history=False, users=None
+    ):
         """A ``Run`` of the engine over ``companies`` with this catalogue."""
         return Run(
             self.env,
@@ -174,6 +176,7 @@ class CrmKpiRun(models.AbstractModel):
             month_to,
             month_from=month_from,
             history=history,
+            users=users,
         )
 
     def _run(self, companies, kpis, targets, month_to, done=(), on_progress=None):

@@ -334,7 +334,8 @@ class CrmKpiValue(models.Model):
         """{model: set(ids)} of the records counted in these facts'
         numerators: the rows of each KPI's declaration (see
         ``Run.records_query``) of the facts' months, companies and
-        dimensions, one query per KPI."""
+        dimensions, one query per KPI, from the records of the facts'
+        months and salespeople only."""
         if not self:
             return {}
         # the facts' own rules decide what may be opened; only then is the
@@ -342,47 +343,56 @@ class CrmKpiValue(models.Model):
         self.check_access("read")
         facts = self.sudo()
         dates = facts.mapped("date")
+        # only the leads and customers of the facts' salespeople
         engine = self.env["crm.kpi.run"]._new_engine_run(
-            facts.company_id, max(dates), month_from=min(dates), history="read"
+            facts.company_id,
+            max(dates),
+            month_from=min(dates),
+            users={fact.user_id.id or None for fact in facts},
         )
+        with engine:
+            return facts._get_numerator_records_in(engine)
+
+    def _get_numerator_records_in(self, engine):
+        """{model: set(ids)} of the records counted in these facts'
+        numerators, from the tables of ``engine`` (a ``Run`` entered)."""
         found = {}
         cr = self.env.cr
-        with engine:
-            declared = engine.catalogue.kpis
-            for code, group in facts.grouped("kpi_code").items():
-                if code not in declared:
-                    continue
-                keys = SQL(" OR ").join(
-                    SQL(
-                        "(q.month = %s AND q.company_id = %s AND %s)",
-                        fact.date,
-                        fact.company_id.id,
-                        SQL(" AND ").join(
-                            SQL(
-                                "q.%s IS NOT DISTINCT FROM %s",
-                                SQL.identifier(dim),
-                                fact[dim].id or None,
-                            )
-                            for dim in DIMS
-                        ),
-                    )
-                    for fact in group
+        declared = engine.catalogue.kpis
+        for code, group in self.grouped("kpi_code").items():
+            if code not in declared:
+                continue
+            keys = SQL(" OR ").join(
+                SQL(
+                    "(q.month = %s AND q.company_id = %s AND %s)",
+                    fact.date,
+                    fact.company_id.id,
+                    SQL(" AND ").join(
+                        SQL(
+                            "q.%s IS NOT DISTINCT FROM %s",
+                            SQL.identifier(dim),
+                            fact[dim].id or None,
+                        )
+                        for dim in DIMS
+                    ),
                 )
-                cr.execute(
-                    SQL(
-                        """
-                        SELECT DISTINCT q.res_model, q.res_id
-                          FROM (%(rows)s) q
-                         WHERE q.month = ANY(%(months)s)
-                           AND q.company_id = ANY(%(companies)s)
-                           AND q.num <> 0 AND q.res_id IS NOT NULL AND (%(keys)s)
-                        """,
-                        rows=engine.records_query(declared[code]),
-                        months=sorted(set(group.mapped("date"))),
-                        companies=group.company_id.ids,
-                        keys=keys,
-                    )
+                for fact in group
+            )
+            cr.execute(
+                SQL(
+                    """
+                    SELECT DISTINCT q.res_model, q.res_id
+                      FROM (%(rows)s) q
+                     WHERE q.month = ANY(%(months)s)
+                       AND q.company_id = ANY(%(companies)s)
+                       AND q.num <> 0 AND q.res_id IS NOT NULL AND (%(keys)s)
+                    """,
+                    rows=engine.records_query(declared[code]),
+                    months=sorted(set(group.mapped("date"))),
+                    companies=group.company_id.ids,
+                    keys=keys,
                 )
-                for model, res_id in cr.fetchall():
-                    found.setdefault(model, set()).add(res_id)
+            )
+            for model, res_id in cr.fetchall():
+                found.setdefault(model, set()).add(res_id)
         return found

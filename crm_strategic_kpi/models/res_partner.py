@@ -157,6 +157,15 @@ class ResPartner(models.Model):
             "res_partner",
             ["create_date"],
         )
+        # The records behind a fact (drill-down) of a salesperson read the
+        # customers he looks after.
+        create_index(
+            self.env.cr,
+            "crm_kpi_res_partner_user_id_index",
+            "res_partner",
+            ["user_id"],
+            where="user_id IS NOT NULL",
+        )
         return res
 
     @api.model_create_multi

@@ -352,7 +352,16 @@ class TestKpiCatalogue(KpiCommon):
                 # the months the run computes
                 first = month_from or JAN
                 by_record = {
-                    kpi.code: sums(engine.records_query(kpi), first) for kpi in kpis
+                    # the facts' rows: with the KPI's last step (the lifetime
+                    # value's lifespan and margin), which the drill-down
+                    # leaves out
+                    kpi.code: sums(
+                        kpi.adjust(engine, engine.records_query(kpi))
+                        if kpi.adjust
+                        else engine.records_query(kpi),
+                        first,
+                    )
+                    for kpi in kpis
                 }
                 engine.build_cubes(kpis)
                 cr.execute(
@@ -429,6 +438,45 @@ class TestKpiCatalogue(KpiCommon):
             )
             self.team2.unlink()
             self.assertFalse(Run.dimensions_alive(cr, tables))
+
+    def test_drill_down_of_salespeople_equals_a_full_run(self):
+        """The records behind facts come from a run over the leads and
+        customers of the facts' salespeople only (a customer's salesperson
+        is not its deals', D has none): for every fact, alone and all at
+        once, the same records as from a run over every lead."""
+        # D (no salesperson) wins a deal with u2; A (u1's) wins one with u2
+        self._deal(
+            "D2",
+            self.cust_d,
+            self.team2,
+            self.user2,
+            datetime(2026, 1, 20, 9),
+            won=datetime(2026, 2, 10, 12),
+            revenue=700,
+        )
+        self._deal(
+            "A9",
+            self.cust_a,
+            self.team2,
+            self.user2,
+            datetime(2026, 2, 2, 9),
+            won=datetime(2026, 3, 5, 12),
+            revenue=900,
+        )
+        self.recompute()
+        facts = self.env["crm.kpi.value"].search(
+            [("company_id", "=", self.company.id), ("numerator", "!=", 0)]
+        )
+        self.assertGreater(len(facts), 50)
+        with self.engine(APR, JAN) as engine:
+            expected = {fact: fact._get_numerator_records_in(engine) for fact in facts}
+            everything = facts._get_numerator_records_in(engine)
+        self.assertIn(self.cust_d.id, everything["res.partner"])
+        self.assertIn(self.cust_a.id, everything["res.partner"])
+        for fact, records in expected.items():
+            with self.subTest(kpi=fact.kpi_code, date=fact.date):
+                self.assertEqual(fact._get_numerator_records(), records)
+        self.assertEqual(facts._get_numerator_records(), everything)
 
     # Aggregation at every grouping -----------------------------------------
     def test_group_by_team_is_ratio_of_sums(self):
