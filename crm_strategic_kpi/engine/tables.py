@@ -8,6 +8,8 @@ won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
 
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from odoo.tools import SQL
 
 from .history import WON_COLUMNS
@@ -185,16 +187,21 @@ class SourceTables:
         return SQL("(%s)", SQL(" OR ").join(conditions) if conditions else SQL("FALSE"))
 
     def _leads_of_users(self):
-        """The leads of the computed months (see ``_leads_in_run``) of the
-        salespeople ``users``, and every won deal of the customers they
+        """The leads of the computed months (see ``_leads_in_run``, created
+        before the end of the last one) of the salespeople ``users``, and
+        the won deals until the end of the last month of the customers they
         stand for in those months: the customers of these leads, and those
         whose salesperson they are and who are active in the months (a deal
         within the longest churn period before the first month). The rows of
         the lead and customer sources that carry one of ``users`` are then
-        exactly those of a run over all leads (a customer's history is
-        complete: its first deal, numbers and spells); the others are left
-        out. The contacts of those customers are looked up first."""
+        exactly those of a run over all leads (a customer's history up to
+        the months is complete: its first deal, numbers and spells; later
+        deals change nothing in them); the others are left out. The contacts
+        of those customers are looked up first."""
         churn_days = max(self.companies.mapped("kpi_churn_days") or [0])
+        # local months end up to a day after the UTC ones
+        until = self.month_to + relativedelta(months=1, days=1)
+        in_run = SQL("(%s AND l.create_date < %s)", self._leads_in_run(), until)
         self.cr.execute(
             SQL(
                 """
@@ -213,7 +220,7 @@ class SourceTables:
                                  AND w.date_closed >= %(active_since)s)) c
                 """,
                 lead_user=self._user_is(SQL("l.user_id")),
-                in_run=self._leads_in_run(),
+                in_run=in_run,
                 customer_user=self._user_is(SQL("cp.user_id")),
                 # local months start up to a day before the UTC ones
                 active_since=self.month_from - timedelta(days=churn_days + 2),
@@ -227,9 +234,11 @@ class SourceTables:
         )
         partners = self.cr.fetchone()[0]
         return SQL(
-            "((%s AND %s) OR (l.won_status = 'won' AND l.partner_id = ANY(%s)))",
+            """((%s AND %s) OR (l.won_status = 'won' AND l.date_closed < %s
+                                AND l.partner_id = ANY(%s)))""",
             self._user_is(SQL("l.user_id")),
-            self._leads_in_run(),
+            in_run,
+            until,
             partners,
         )
 

@@ -16,6 +16,7 @@ from . import crm_kpi_value
 from . import crm_kpi_run
 from . import crm_kpi_total
 from . import crm_kpi_goal
+from . import crm_kpi_goal_figures
 from . import crm_kpi_goal_checkpoint
 from . import crm_kpi_objective
 from . import crm_lead

@@ -12,6 +12,10 @@ from .crm_kpi import CATEGORIES, UNITS
 
 _logger = logging.getLogger(__name__)
 
+# A drill-down into the facts of at most this many salespeople reads only
+# their leads and customers.
+DRILL_DOWN_USERS = 10
+
 
 # What the monthly totals (crm.kpi.total) can answer for the facts: groupings
 # and filters by what is constant within a KPI, company and month, and sums.
@@ -343,12 +347,15 @@ class CrmKpiValue(models.Model):
         self.check_access("read")
         facts = self.sudo()
         dates = facts.mapped("date")
-        # only the leads and customers of the facts' salespeople
+        users = {fact.user_id.id or None for fact in facts}
+        # the leads and customers of the facts' salespeople when they are
+        # few; else all, with the customer history kept by the last run
         engine = self.env["crm.kpi.run"]._new_engine_run(
             facts.company_id,
             max(dates),
             month_from=min(dates),
-            users={fact.user_id.id or None for fact in facts},
+            history="read" if len(users) > DRILL_DOWN_USERS else False,
+            users=users if len(users) <= DRILL_DOWN_USERS else None,
         )
         with engine:
             return facts._get_numerator_records_in(engine)

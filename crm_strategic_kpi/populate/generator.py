@@ -10,7 +10,8 @@ from .activities import plan_activities, write_activities
 from .common import DEFAULT_SEED, PopulateContext
 from .costs import plan_costs, write_costs
 from .feedback import plan_feedback, write_feedback
-from .leads import plan_leads, write_leads
+from .lead_writer import write_leads
+from .leads import plan_leads
 from .logins import plan_logins, write_logins
 from .partners import order_partners, plan_customers, write_partners
 from .setup import populate_catalogues, populate_companies, populate_users

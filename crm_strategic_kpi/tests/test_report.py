@@ -20,7 +20,7 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 @tagged("post_install", "-at_install")
 class TestKpiReport(KpiCommon):
     """The Excel report on the fixture of common.KpiCommon, read back with
-    openpyxl; the figures are those of test_kpi_engine."""
+    openpyxl; the figures are those of test_kpi_catalogue."""
 
     @classmethod
     def setUpClass(cls):
