@@ -73,14 +73,19 @@ def _feedback(run):
 
 
 def _costs(run):
+    """Costs and visitor counts; those of the running month count for the
+    share of it that has passed (they are booked for the whole month)."""
     return SQL(
         """
-        (SELECT k.id, k.company_id, k.team_id, k.campaign_id, k.category, k.amount,
+        (SELECT k.id, k.company_id, k.team_id, k.campaign_id, k.category,
+                k.amount * CASE WHEN date_trunc('month', k.date)::date
+                                     = co.running_month
+                                THEN co.running_share ELSE 1 END AS amount,
                 date_trunc('month', k.date)::date AS month
            FROM crm_kpi_cost k
-          WHERE %(companies)s AND %(since)s) k
+           JOIN kpi_tmp_company co ON co.id = k.company_id
+          WHERE %(since)s) k
         """,
-        companies=run.in_companies(SQL("k.company_id")),
         since=run.since(SQL("k.date")),
     )
 
@@ -148,7 +153,7 @@ SOURCES = (
         res_id="customer_id",
         needs=("basis",),
         cube=lambda run: run.customer_cube(),
-        cube_needs=("spells",),
+        cube_needs=("current",),
     ),
     Source(
         "lifecycle",

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 
 from dateutil.relativedelta import relativedelta
 
+from odoo import fields
 from odoo.tools import SQL
 
 from .cubes import Cubes
@@ -34,8 +35,9 @@ STEPS = {
     "customers": (("won",), "_prepare_customers"),
     "spells": (("customers",), "_prepare_spells"),
     "keep_history": (("spells",), "_keep_history"),
-    "basis": (("spells",), "_prepare_basis"),
-    "lifespan": (("spells",), "_prepare_lifespan"),
+    "current": (("keep_history",), "_spells_as_of_now"),
+    "basis": (("current",), "_prepare_basis"),
+    "lifespan": (("current",), "_prepare_lifespan"),
     "stage_spells": (("companies",), "_prepare_stage_spells"),
 }
 # what a run of KPIs prepares before it sums its cubes
@@ -75,6 +77,8 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
     :param history: whether the run reads the customer history an earlier
         run kept, when it can trust it (``"read"``), and otherwise keeps its
         own (``True``)
+    :param now: the instant (UTC) the running month is counted to
+        (default: now)
     :param users: for the records behind facts (drill-down): the salespeople
         (ids, None for none) of those facts; the run then reads only the
         leads and customers rows carrying one of them need (see
@@ -90,6 +94,7 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
         month_from=None,
         history=False,
         users=None,
+        now=None,
     ):
         self.env = env
         self.cr = env.cr
@@ -107,6 +112,8 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
         self._timezones = {}
         self.history = history
         self.users = users
+        # the instant the running month is counted to (UTC)
+        self.now = now or fields.Datetime.now()
         # the cutoff month of the kept history this run reads (None: it
         # reads every won deal from the leads)
         self.history_cutoff = None

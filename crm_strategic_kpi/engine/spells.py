@@ -4,6 +4,8 @@ A won deal makes its customer active for the churn period; the spells are
 the customer's periods of activity, the lifespan per company and month is
 derived from how many of them end (churn)."""
 
+from dateutil.relativedelta import relativedelta
+
 from odoo.tools import SQL
 
 from .history import SPELL_COLUMNS
@@ -222,4 +224,35 @@ class Spells:
         self.cr.execute(
             "CREATE UNIQUE INDEX ON kpi_tmp_lifespan (company_id, month); "
             "ANALYZE kpi_tmp_lifespan"
+        )
+
+    def _spells_as_of_now(self):
+        """The running month counted as of now: a spell that ends after now
+        (its customer's churn period runs beyond today) runs on past the
+        computed months. The running month's end-of-month states (active,
+        repeat, the 12-month revenue of active customers) are then those of
+        today, and a customer whose churn date is later this month has not
+        churned. Earlier months are unchanged: they ended before now. The
+        kept history holds the spells as they are (see ``_keep_history``)."""
+        beyond = self.month_to + relativedelta(months=2)
+        now = SQL("timezone(co.tz, timezone('UTC', %s::timestamp))", self.now)
+        self.cr.execute(
+            SQL(
+                """
+                UPDATE kpi_tmp_spell s
+                   SET end_at = GREATEST(s.end_at, %(beyond)s::timestamp),
+                       last_month = date_trunc(
+                           'month', GREATEST(s.end_at, %(beyond)s::timestamp)
+                                    - INTERVAL '1 microsecond')::date,
+                       continued = FALSE
+                  FROM kpi_tmp_company co
+                 WHERE co.id = s.company_id AND s.end_at > %(now)s;
+                UPDATE kpi_tmp_spell s
+                   SET next_end = GREATEST(s.next_end, %(beyond)s::timestamp)
+                  FROM kpi_tmp_company co
+                 WHERE co.id = s.company_id AND s.next_end > %(now)s
+                """,
+                beyond=beyond,
+                now=now,
+            )
         )

@@ -6,14 +6,16 @@ Times are compared as local timestamps in the company's timezone, so a deal
 won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
 """
 
+import calendar
 from datetime import timedelta
 
+import pytz
 from dateutil.relativedelta import relativedelta
 
 from odoo.tools import SQL
 
 from .history import WON_COLUMNS
-from .rules import deal_revenue
+from .rules import deal_revenue, month_start
 from .sql import DIMS, planner
 
 
@@ -21,26 +23,35 @@ class SourceTables:
     """Part of ``Run``: the temporary tables of the CRM's records."""
 
     def _prepare_companies(self):
+        """The run's companies with their timezone, settings and running
+        month: the month of now in their timezone, and the share of it that
+        has passed (its days up to today, today included)."""
         self._timezones = {
             company.id: company._get_kpi_timezone() for company in self.companies
         }
-        rows = [
-            SQL(
-                "(%s, %s, %s, %s, %s)",
-                company.id,
-                self._timezones[company.id],
-                company.kpi_churn_days,
-                company.kpi_clv_margin,
-                company.currency_id.id,
+        rows = []
+        for company in self.companies:
+            tz = self._timezones[company.id]
+            today = pytz.utc.localize(self.now).astimezone(pytz.timezone(tz)).date()
+            rows.append(
+                SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s)",
+                    company.id,
+                    tz,
+                    company.kpi_churn_days,
+                    company.kpi_clv_margin,
+                    company.currency_id.id,
+                    month_start(today),
+                    today.day / calendar.monthrange(today.year, today.month)[1],
+                )
             )
-            for company in self.companies
-        ]
         self.cr.execute(
             SQL(
                 """
                 CREATE TEMP TABLE kpi_tmp_company (
                     id int PRIMARY KEY, tz text, churn_days int,
-                    margin numeric, currency_id int)
+                    margin numeric, currency_id int, running_month date,
+                    running_share numeric)
                 """
             )
         )

@@ -171,6 +171,15 @@ class CrmKpiChangedDay(models.Model):
             # the day is a UTC day: its local month may be a neighbour's
             for shifted in (day - timedelta(days=1), day, day + timedelta(days=1)):
                 touched.setdefault(company_id, set()).add(month_start(shifted))
+        # months computed while they were running, and over since: counted
+        # to their end now
+        cr.execute(
+            """SELECT company_id, array_agg(DISTINCT date) FROM crm_kpi_total
+                WHERE month_to_date AND date < %s GROUP BY company_id""",
+            (current_month,),
+        )
+        for company_id, months in cr.fetchall():
+            touched.setdefault(company_id, set()).update(months)
         companies = Runner._get_recompute_companies(None)
         targets = set()
         for company in companies:

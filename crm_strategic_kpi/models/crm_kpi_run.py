@@ -354,6 +354,7 @@ class CrmKpiRun(models.AbstractModel):
                     "kpi_id", "kpi_code", "category", "unit", "factor", "is_ratio",
                     "currency_id", "date", "company_id", *DIMS,
                     "numerator", "denominator", "value", "has_value",
+                    "month_to_date",
                 ),
             )
         )  # fmt: skip
@@ -376,7 +377,8 @@ class CrmKpiRun(models.AbstractModel):
                                a.month AS date, a.company_id, %(a_dims)s,
                                a.num::float8 AS numerator, a.den::float8 AS denominator,
                                (%(value)s)::numeric AS value,
-                               NOT %(ratio)s OR a.den <> 0 AS has_value
+                               NOT %(ratio)s OR a.den <> 0 AS has_value,
+                               a.month = co.running_month AS month_to_date
                           FROM %(source)s a
                           JOIN kpi_tmp_target t
                             ON t.scope = %(scope)s AND t.company_id = a.company_id
@@ -394,12 +396,16 @@ class CrmKpiRun(models.AbstractModel):
                             ON o.kpi_id = %(kpi)s AND o.company_id = t.company_id
                            AND o.date = t.month
                          WHERE t.scope = %(scope)s
-                           AND ((f.fact_count, f.fingerprint, o.kpi_id IS NULL
+                           AND ((f.fact_count, f.fingerprint,
+                                 COALESCE(f.month_to_date, FALSE),
+                                 o.kpi_id IS NULL
                                  OR (o.kpi_code, o.category, o.unit, o.factor,
                                      o.is_ratio)
                                     = (%(code)s, %(category)s, %(unit)s,
                                        %(factor)s::float8, %(ratio)s))
-                                IS DISTINCT FROM (o.fact_count, o.fingerprint, TRUE)
+                                IS DISTINCT FROM (o.fact_count, o.fingerprint,
+                                                  COALESCE(o.month_to_date, FALSE),
+                                                  TRUE)
                                 -- facts without their total (written by hand):
                                 -- looked up only for months without a total
                                 OR (o.kpi_id IS NULL AND f.date IS NULL

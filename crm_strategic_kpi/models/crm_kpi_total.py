@@ -58,7 +58,7 @@ class CrmKpiTotal(models.Model):
         return SQL(
             "kpi_id, kpi_code, category, unit, factor, is_ratio, currency_id, "
             "date, company_id, numerator, denominator, value, has_value, fact_count, "
-            "fingerprint"
+            "fingerprint, month_to_date"
         )
 
     @staticmethod
@@ -119,7 +119,8 @@ class CrmKpiTotal(models.Model):
                         ELSE MAX(f.factor) * SUM(f.numerator) END AS value,
                    NOT bool_and(f.is_ratio) OR SUM(f.denominator) <> 0
                        AS has_value,
-                   COUNT(*) AS fact_count, %s AS fingerprint
+                   COUNT(*) AS fact_count, %s AS fingerprint,
+                   bool_or(f.month_to_date) AS month_to_date
               FROM %s f
              GROUP BY f.kpi_id, f.company_id, f.date
             """,

@@ -30,6 +30,7 @@ TOTAL_KEYS = frozenset(
         "currency_id",
         "date",
         "company_id",
+        "month_to_date",
     }
 )
 TOTAL_AGGREGATES = frozenset({"numerator:sum", "denominator:sum", "value:sum"})
@@ -90,6 +91,11 @@ class CrmKpiFactMixin(models.AbstractModel):
     )
     factor = fields.Float(readonly=True, aggregator=None)
     is_ratio = fields.Boolean(readonly=True)
+    month_to_date = fields.Boolean(
+        readonly=True,
+        help="The month was still running when the figure was computed: it "
+        "counts what had happened by then.",
+    )
 
     @api.model
     def _forget_references(self, field_name, ids, ondelete):

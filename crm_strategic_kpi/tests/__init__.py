@@ -14,3 +14,4 @@ from . import test_safe_input
 from . import test_personal_data
 from . import test_freshness
 from . import test_churn_analysis
+from . import test_running_month
