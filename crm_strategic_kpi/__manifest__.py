@@ -37,6 +37,7 @@
         "views/crm_strategic_kpi_menus.xml",
         "views/crm_kpi_report_wizard_menus.xml",
         "views/crm_kpi_churn_analysis_views.xml",
+        "views/crm_kpi_change_breakdown_views.xml",
     ],
     "demo": ["demo/crm_kpi_goal_demo.xml"],
     "uninstall_hook": "uninstall_hook",

@@ -50,3 +50,48 @@ def deal_revenue(lead_alias="l"):
         "COALESCE(%s, 0)::numeric",
         SQL.identifier(lead_alias, "expected_revenue"),
     )
+
+
+def decompose_change(factor, is_ratio, before, after):
+    """Why a KPI changed between period 0 and period 1, group by group.
+
+    ``before`` and ``after``: {group: (Σnumerator, Σdenominator)} of each
+    period. Returns {group: (rate effect, mix effect)} whose sum over all
+    groups is the change of the value exactly (up to float rounding), or
+    None when a ratio has no value in one of the periods (Σdenominator 0).
+
+    A count or an amount changes by factor x (N1 - N0) per group (as mix
+    effect, rate effect 0). A ratio R = factor x ΣN / ΣD is Σ w·r over the
+    groups (weight w = D / ΣD, rate r = N / D); per group, with c = factor x
+    N / ΣD its part of R in a period:
+
+    - in both periods: rate effect factor x w0 x (r1 - r0), mix effect
+      factor x (w1 - w0) x r1;
+    - otherwise (no denominator in one period: a group of one period only,
+      or a numerator without a denominator such as costs of a team without
+      new customers): rate effect 0, mix effect c1 - c0.
+    """
+    groups = set(before) | set(after)
+    if not is_ratio:
+        return {
+            group: (
+                0.0,
+                factor * (after.get(group, (0, 0))[0] - before.get(group, (0, 0))[0]),
+            )
+            for group in groups
+        }
+    total_before = sum(den for _num, den in before.values())
+    total_after = sum(den for _num, den in after.values())
+    if not total_before or not total_after:
+        return None
+    effects = {}
+    for group in groups:
+        num0, den0 = before.get(group, (0, 0))
+        num1, den1 = after.get(group, (0, 0))
+        part0 = factor * num0 / total_before
+        part1 = factor * num1 / total_after
+        rate = 0.0
+        if den0 and den1:
+            rate = factor * den0 / total_before * (num1 / den1 - num0 / den0)
+        effects[group] = (rate, part1 - part0 - rate)
+    return effects

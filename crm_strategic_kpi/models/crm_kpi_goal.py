@@ -510,6 +510,36 @@ class CrmKpiGoal(models.Model):
         action["display_name"] = self.name
         return action
 
+    def action_open_change_breakdown(self):
+        """Why the current value differs from the baseline: the change split
+        by sales team (or another dimension), within the goal's scope."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        if not (self.date_start and self.date_deadline) or today < self.date_start:
+            raise UserError(
+                self.env._(
+                    "The goal has no current period yet: it starts on %(day)s.",
+                    day=format_date(self.env, self.date_start),
+                )
+            )
+        start = month_start(self.date_start)
+        end = min(today, self.date_deadline)
+        values = {
+            "kpi_id": self.kpi_id.id,
+            "date_from": start,
+            "months": months_between(start, end),
+            "previous_from": start - relativedelta(months=self.baseline_months),
+            "previous_months": self.baseline_months,
+            "label": self.current_period,
+            "previous_label": self.baseline_period,
+            "per_month": True,
+            "company_id": self.company_id.id,
+        }
+        for goal_field, fact_field in SCOPE_FIELDS.items():
+            if self[goal_field]:
+                values[fact_field] = self[goal_field].id
+        return self.env["crm.kpi.change.breakdown"].action_open(values)
+
     def action_open_checkpoints(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

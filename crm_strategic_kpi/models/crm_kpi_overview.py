@@ -174,7 +174,9 @@ class CrmKpiValue(models.Model):
             "computed_at": freshness["computed_at"],
             "refresh_interval": intervals.get(freshness["interval"], ""),
             "date_from": fields.Date.to_string(start),
+            "months": length,
             "previous_from": fields.Date.to_string(prev_start),
+            "previous_months": prev_length,
             "currency_symbol": (
                 self.env["res.company"].browse(int(company_id)).currency_id.symbol
                 if company_id

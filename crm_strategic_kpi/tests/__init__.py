@@ -15,3 +15,4 @@ from . import test_personal_data
 from . import test_freshness
 from . import test_churn_analysis
 from . import test_running_month
+from . import test_change_breakdown

@@ -164,6 +164,25 @@ export class KpiOverview extends Component {
         });
     }
 
+    async whyChanged(card) {
+        const data = this.state.data;
+        const action = await this.orm.call("crm.kpi.change.breakdown", "action_open", [
+            {
+                kpi_id: card.kpi_id,
+                date_from: data.date_from,
+                months: data.months,
+                previous_from: data.previous_from,
+                previous_months: data.previous_months,
+                label: data.label,
+                previous_label: data.previous_label,
+                company_id: parseInt(this.state.companyId) || false,
+                team_id: parseInt(this.state.teamId) || false,
+                segment_id: parseInt(this.state.segmentId) || false,
+            },
+        ]);
+        await this.action.doAction(action);
+    }
+
     openGoal(goal) {
         this.action.doAction({
             type: "ir.actions.act_window",

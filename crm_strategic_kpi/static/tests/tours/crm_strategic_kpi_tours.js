@@ -42,6 +42,19 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_overview_tour", {
             trigger: ".o_kpi_card[data-kpi='won_revenue'] .o_kpi_value:contains(6,500)",
         },
         {
+            content: "Ask why the won revenue changed",
+            trigger: ".o_kpi_card[data-kpi='won_revenue'] .o_kpi_why",
+            run: "click",
+        },
+        {
+            content: "The change is broken down by sales team: T1 won 4,500 more (1000 + 500 + 3000)",
+            trigger: ".modal .o_data_row:contains(T1):contains(4,500.00)",
+        },
+        {
+            trigger: ".modal .modal-footer .btn-primary",
+            run: "click",
+        },
+        {
             content: "The win rate card has a value too",
             trigger: ".o_kpi_card[data-kpi='close_rate'] .o_kpi_value:contains(%)",
         },
@@ -102,8 +115,9 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_goal_tour", {
             run: "edit 50",
         },
         {
+            content: "A target below the baseline of a KPI better when higher",
             trigger: ".o_field_widget[name=target_value] input",
-            run: "edit 60",
+            run: "edit 40",
         },
         {
             trigger: ".o_field_widget[name=objective_id] input",
@@ -122,6 +136,23 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_goal_tour", {
             run: "editor Call every open opportunity within a week.",
         },
         {
+            trigger: "button[name=action_start]",
+            run: "click",
+        },
+        {
+            content: "Start refuses it and names the baseline",
+            trigger: ".modal:contains(must lie above the baseline)",
+        },
+        {
+            trigger: ".modal .modal-footer .btn-primary",
+            run: "click",
+        },
+        {
+            content: "A target above the baseline",
+            trigger: ".o_field_widget[name=target_value] input",
+            run: "edit 60",
+        },
+        {
             content: "Every criterion is met",
             trigger: "span.badge.text-bg-success:contains(Achievable)",
         },
@@ -132,6 +163,15 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_goal_tour", {
         {
             content: "The goal runs",
             trigger: ".o_statusbar_status button.o_arrow_button_current:contains(Running)",
+        },
+        {
+            content: "Ask why its figure changed",
+            trigger: "button[name=action_open_change_breakdown]",
+            run: "click",
+        },
+        {
+            content: "The breakdown opens",
+            trigger: ".modal:contains(Broken Down By)",
         },
     ],
 });
