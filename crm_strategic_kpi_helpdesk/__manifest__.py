@@ -16,6 +16,7 @@
         "data/ir_cron_data.xml",
         "views/helpdesk_ticket_views.xml",
         "views/helpdesk_ticket_team_views.xml",
+        "views/crm_kpi_churn_analysis_views.xml",
     ],
     "post_init_hook": "post_init_hook",
 }

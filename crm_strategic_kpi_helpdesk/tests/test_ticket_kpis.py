@@ -203,3 +203,54 @@ class TestTicketKpis(KpiCommon):
         self.assertEqual((feedback.origin, feedback.date), ("ticket", date.today()))
         with freeze_time("2026-01-17 12:00:00"):
             self.assertFalse(Request._cron_send_ticket_requests())
+
+
+@tagged("post_install", "-at_install")
+class TestChurnByTickets(KpiCommon):
+    def test_churn_analysis_by_ticket_band(self):
+        """March 2026: A and B are active on 1 March (last deals 10 February
+        and 20 January, 60 churn days); B churns (its period ends 21 March),
+        A is retained. B opened three tickets in February, A one, C (no
+        customer on 1 March) two: B in "3 to 5" churned 100 %, A in "1 to 2"
+        0 %; a ticket of March itself does not count."""
+        team = self.env["helpdesk.ticket.team"].create({"name": "Support"})
+        for partner, created in (
+            (self.cust_b, datetime(2026, 2, 2, 9)),
+            (self.cust_b, datetime(2026, 2, 9, 9)),
+            (self.cust_b, datetime(2026, 2, 16, 9)),
+            (self.cust_a, datetime(2026, 2, 20, 9)),
+            (self.cust_a, datetime(2026, 3, 3, 9)),
+            (self.cust_c, datetime(2026, 2, 21, 9)),
+            (self.cust_c, datetime(2026, 2, 22, 9)),
+        ):
+            ticket = self.env["helpdesk.ticket"].create(
+                {
+                    "name": "Help",
+                    "description": "<p>Help</p>",
+                    "team_id": team.id,
+                    "partner_id": partner.id,
+                }
+            )
+            self._sql_dates("helpdesk_ticket", ticket, create_date=created)
+        manager = self.env.ref("base.user_admin")
+        analysis = (
+            self.env["crm.kpi.churn.analysis"]
+            .with_user(manager)
+            .create({"month": date(2026, 3, 1), "company_id": self.company.id})
+        )
+        action = analysis.action_analyse()
+        lines = (
+            self.env[action["res_model"]].with_user(manager).search(action["domain"])
+        )
+        bands = {line.partner_id: (line.ticket_band, line.churn_rate) for line in lines}
+        self.assertEqual(
+            bands, {self.cust_a: ("1_2", 0.0), self.cust_b: ("3_5", 100.0)}
+        )
+        groups = (
+            self.env["crm.kpi.churn.analysis.line"]
+            .with_user(manager)
+            ._read_group(
+                [("analysis_id", "=", analysis.id)], ["ticket_band"], ["churn_rate:avg"]
+            )
+        )
+        self.assertEqual(dict(groups), {"1_2": 0.0, "3_5": 100.0})
