@@ -4,4 +4,3 @@ from . import crm_kpi_run
 from . import crm_kpi_feedback_request
 from . import crm_kpi
 from . import res_company
-from . import crm_kpi_churn_analysis
