@@ -44,6 +44,10 @@
     "assets": {
         "web.assets_backend": [
             "crm_strategic_kpi/static/src/overview/*",
+            "crm_strategic_kpi/static/src/freshness/*",
+        ],
+        "web.assets_backend_lazy": [
+            "crm_strategic_kpi/static/src/freshness_lazy/*",
         ],
         "web.assets_tests": [
             "crm_strategic_kpi/static/tests/tours/*",

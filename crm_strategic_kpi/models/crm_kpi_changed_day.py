@@ -209,6 +209,22 @@ class CrmKpiChangedDay(models.Model):
         }
 
     @api.model
+    def get_freshness(self):
+        """What the analysis screens say of the figures: when they were last
+        computed (UTC, or False) and the refresh schedule, in words. For KPI
+        users."""
+        if not self.env.user.has_group("crm_strategic_kpi.group_kpi_user"):
+            raise AccessError(self.env._("The figures are for KPI users."))
+        freshness = self._get_freshness()
+        intervals = dict(
+            self.env["res.config.settings"]._fields["kpi_refresh_interval"].selection
+        )
+        return {
+            "computed_at": freshness["computed_at"],
+            "refresh_interval": intervals.get(freshness["interval"], ""),
+        }
+
+    @api.model
     def _apply_refresh_interval(self):
         """Give the scheduled refresh the interval of the setting: the nightly
         one at 02:00 company time, the others from now on."""

@@ -161,10 +161,7 @@ class CrmKpiValue(models.Model):
                 }
             )
         companies = self.env.user.company_ids
-        freshness = self.env["crm.kpi.changed.day"]._get_freshness()
-        intervals = dict(
-            self.env["res.config.settings"]._fields["kpi_refresh_interval"].selection
-        )
+        freshness = self.env["crm.kpi.changed.day"].get_freshness()
         return {
             "period": period,
             "to_date": bool(to_date),
@@ -172,7 +169,7 @@ class CrmKpiValue(models.Model):
             "previous_label": self._overview_label(prev_start, prev_length),
             # UTC, formatted by the client in the user's timezone and locale
             "computed_at": freshness["computed_at"],
-            "refresh_interval": intervals.get(freshness["interval"], ""),
+            "refresh_interval": freshness["refresh_interval"],
             "date_from": fields.Date.to_string(start),
             "months": length,
             "previous_from": fields.Date.to_string(prev_start),

@@ -68,6 +68,10 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_overview_tour", {
             trigger: ".o_graph_renderer canvas",
         },
         {
+            content: "The graph says when its figures were computed",
+            trigger: ".o_kpi_freshness:contains(running month counts to today)",
+        },
+        {
             content: "Switch to the pivot",
             trigger: ".o_switch_view.o_pivot",
             run: "click",
@@ -75,6 +79,10 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_overview_tour", {
         {
             content: "The pivot shows the win rate",
             trigger: ".o_pivot table:contains(Win rate)",
+        },
+        {
+            content: "So does the pivot",
+            trigger: ".o_kpi_freshness:contains(running month counts to today)",
         },
         {
             content: "Back to the graph",
