@@ -81,6 +81,10 @@ registry.category("web_tour.tours").add("crm_strategic_kpi_overview_tour", {
             trigger: ".o_pivot table:contains(Win rate)",
         },
         {
+            content: "The pivot shows the win rate in percent",
+            trigger: ".o_pivot td:contains(50.0 %)",
+        },
+        {
             content: "So does the pivot",
             trigger: ".o_kpi_freshness:contains(running month counts to today)",
         },
