@@ -120,6 +120,8 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
         # what the run did with the kept history: "read", "kept" or None
         self.history_state = None
         self._prepared = set()
+        # whether kpi_tmp_spell counts the running month as of now already
+        self._spells_current = False
         # (source, month expression) -> {"month", "measures", "table"}
         self._cubes = {}
         # source summing itself -> its cube table

@@ -39,8 +39,44 @@ class Spells:
             )
         else:
             query = self._spells_of(SQL("kpi_tmp_won"))
+        # a run that keeps no history counts the running month as of now
+        # right away (see _spells_as_of_now)
+        self._spells_current = self.history is not True or bool(self.history_cutoff)
+        if self._spells_current:
+            query = self._spells_as_of(query)
         self.cr.execute(SQL("CREATE TEMP TABLE kpi_tmp_spell AS %s", query))
         self.cr.execute("ANALYZE kpi_tmp_spell")
+
+    def _spells_as_of(self, spells):
+        """The spells (``SPELL_COLUMNS``) of the query ``spells`` as of now
+        (see ``_spells_as_of_now``)."""
+        beyond = SQL("%s::timestamp", self.month_to + relativedelta(months=2))
+        now = self.local(
+            SQL("%s::timestamp", self.now), self.timezone_of(SQL("s.company_id"))
+        )
+        return SQL(
+            """
+            SELECT s.company_id, s.customer_id, s.start_at,
+                   CASE WHEN s.end_at > %(now)s
+                        THEN GREATEST(s.end_at, %(beyond)s) ELSE s.end_at END
+                       AS end_at,
+                   s.next_start,
+                   CASE WHEN s.next_end > %(now)s
+                        THEN GREATEST(s.next_end, %(beyond)s) ELSE s.next_end END
+                       AS next_end,
+                   s.prev_end, s.first_month,
+                   CASE WHEN s.end_at > %(now)s
+                        THEN date_trunc('month', GREATEST(s.end_at, %(beyond)s)
+                                                 - INTERVAL '1 microsecond')::date
+                        ELSE s.last_month END AS last_month,
+                   s.end_from,
+                   s.continued AND s.end_at <= %(now)s AS continued
+              FROM (%(spells)s) s
+            """,
+            now=now,
+            beyond=beyond,
+            spells=spells,
+        )
 
     def _spells_of(self, won):
         """The activity spells (``SPELL_COLUMNS``) of the won deals ``won``
@@ -234,6 +270,8 @@ class Spells:
         today, and a customer whose churn date is later this month has not
         churned. Earlier months are unchanged: they ended before now. The
         kept history holds the spells as they are (see ``_keep_history``)."""
+        if self._spells_current:
+            return
         beyond = self.month_to + relativedelta(months=2)
         now = SQL("timezone(co.tz, timezone('UTC', %s::timestamp))", self.now)
         self.cr.execute(
