@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 import websocket  # websocket-client, in requirements.txt
@@ -21,6 +22,7 @@ PAGES = [
     ("pivot", "/odoo/action-crm_strategic_kpi.crm_kpi_value_action"),
     ("graph", "/odoo/action-crm_strategic_kpi.crm_kpi_value_action_trend"),
     ("goal_form", "/odoo/action-crm_strategic_kpi.crm_kpi_goal_action/{goal_id}"),
+    ("change_breakdown", "/odoo/crm.kpi.change.breakdown/{breakdown_id}"),
 ]
 
 
@@ -52,6 +54,47 @@ def _first_running_goal(base, cookie):
         cookie,
     )
     return result[0]["id"] if result else 1
+
+
+def _won_revenue_breakdown(base, cookie):
+    """A breakdown of won revenue, last complete month against the one
+    before, by sales team (what *Why?* on the overview card opens)."""
+    today = date.today()
+    last = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    before = (last - timedelta(days=1)).replace(day=1)
+    kpis, _ = _rpc(
+        base,
+        "/web/dataset/call_kw",
+        {
+            "model": "crm.kpi",
+            "method": "search_read",
+            "args": [[["code", "=", "won_revenue"]], ["id"]],
+            "kwargs": {},
+        },
+        cookie,
+    )
+    action, _ = _rpc(
+        base,
+        "/web/dataset/call_kw",
+        {
+            "model": "crm.kpi.change.breakdown",
+            "method": "action_open",
+            "args": [
+                {
+                    "kpi_id": kpis[0]["id"],
+                    "date_from": last.isoformat(),
+                    "months": 1,
+                    "previous_from": before.isoformat(),
+                    "previous_months": 1,
+                    "label": last.strftime("%B %Y"),
+                    "previous_label": before.strftime("%B %Y"),
+                }
+            ],
+            "kwargs": {},
+        },
+        cookie,
+    )
+    return action["res_id"]
 
 
 class Chrome:
@@ -113,6 +156,7 @@ def capture(base, database, out_dir, login="admin", password="admin"):
         {"db": database, "login": login, "password": password},
     )
     goal_id = _first_running_goal(base, cookie)
+    breakdown_id = _won_revenue_breakdown(base, cookie)
     chrome = Chrome()
     try:
         chrome.send("Network.enable")
@@ -125,7 +169,8 @@ def capture(base, database, out_dir, login="admin", password="admin"):
         written = []
         wait = 30  # the first page also builds the asset bundles
         for name, path in PAGES:
-            chrome.send("Page.navigate", url=base + path.format(goal_id=goal_id))
+            url = base + path.format(goal_id=goal_id, breakdown_id=breakdown_id)
+            chrome.send("Page.navigate", url=url)
             time.sleep(wait)  # let the web client load, fetch and render
             wait = 6
             data = chrome.send("Page.captureScreenshot", format="png")["data"]

@@ -54,6 +54,13 @@ class CrmKpiChangeBreakdown(models.TransientModel):
         comodel_name="crm.kpi.change.breakdown.line", inverse_name="breakdown_id"
     )
 
+    @api.depends("kpi_id")
+    def _compute_display_name(self):
+        for breakdown in self:
+            breakdown.display_name = self.env._(
+                "Why did %(kpi)s change?", kpi=breakdown.kpi_id.name
+            )
+
     @api.model_create_multi
     def create(self, vals_list):
         breakdowns = super().create(vals_list)
