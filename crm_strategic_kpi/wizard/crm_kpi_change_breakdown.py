@@ -187,7 +187,7 @@ class CrmKpiChangeBreakdownLine(models.TransientModel):
     breakdown_id = fields.Many2one(
         comodel_name="crm.kpi.change.breakdown", required=True, ondelete="cascade"
     )
-    res_model = fields.Char(required=True)
+    res_model = fields.Char(required=True, readonly=True)
     res_id = fields.Integer(help="The group's record; 0 for the facts without one.")
     name = fields.Char(string="Group", compute="_compute_name")
     value_before = fields.Float(string="Before", digits=(16, 2))
@@ -223,7 +223,7 @@ class CrmKpiChangeBreakdownLine(models.TransientModel):
     @api.depends("res_model", "res_id")
     def _compute_name(self):
         for line in self:
-            if not line.res_id:
+            if not line.res_id or line.res_model not in self.env:
                 line.name = self.env._("(none)")
                 continue
             record = self.env[line.res_model].browse(line.res_id).exists()
