@@ -9,7 +9,7 @@ Public surface (what models and bridges use; see docs/architecture.md):
 - ``Run``: one computation over a set of companies (a context manager), with
   ``local_time``, ``in_companies``, ``since`` and ``segment_of`` for the
   relations of sources;
-- ``DIMS`` and ``dims``: the dimensions of a fact;
+- ``DIMS``, ``PARTNER_DIMS`` and ``dims``: the dimensions of a fact;
 - ``rules``: months, the value of a KPI from its sums, revenue.
 """
 
@@ -17,12 +17,13 @@ from .catalogue import core_catalogue
 from .declarations import SCOPE_FORWARD, SCOPE_MONTH, Catalogue, Kpi, Measure, Source
 from .history import RUN_STATE_PARAM, create_history_tables, drop_history_tables
 from .run import LAST_RUN_PARAM, Run
-from .sql import DIMS, ENGINE_SETTINGS, dims, planner
+from .sql import DIMS, ENGINE_SETTINGS, PARTNER_DIMS, dims, planner
 
 __all__ = [
     "DIMS",
     "ENGINE_SETTINGS",
     "LAST_RUN_PARAM",
+    "PARTNER_DIMS",
     "RUN_STATE_PARAM",
     "SCOPE_FORWARD",
     "SCOPE_MONTH",

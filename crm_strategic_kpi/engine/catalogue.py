@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from odoo.tools import SQL
 
 from .declarations import SCOPE_FORWARD, SCOPE_MONTH, Catalogue, Kpi, Measure, Source
-from .lifecycle import LIFECYCLE_STAGES, STAGE_DIMS
+from .lifecycle import LIFECYCLE_STAGES
+from .sql import PARTNER_DIMS
 
-FEEDBACK_DIMS = ("team_id", "user_id", "segment_id")
 COST_DIMS = ("team_id", "campaign_id")
 
 
@@ -161,7 +161,7 @@ SOURCES = (
         lambda run: run.lifecycle_rows(),
         "res.partner",
         res_id="partner_id",
-        dims=STAGE_DIMS,
+        dims=PARTNER_DIMS,
         needs=("stage_spells",),
         cube=lambda run: run.lifecycle_cube(),
         cube_needs=("companies",),
@@ -171,7 +171,7 @@ SOURCES = (
         "f",
         _feedback,
         "crm.kpi.feedback",
-        dims=FEEDBACK_DIMS,
+        dims=PARTNER_DIMS,
         needs=("companies",),
     ),
     Source("cost", "k", _costs, "crm.kpi.cost", dims=COST_DIMS, needs=("companies",)),
@@ -189,7 +189,7 @@ SOURCES = (
         "p",
         _partners,
         "res.partner",
-        dims=FEEDBACK_DIMS,
+        dims=PARTNER_DIMS,
         needs=("companies",),
     ),
 )

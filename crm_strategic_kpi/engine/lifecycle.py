@@ -4,7 +4,7 @@ from the history of lifecycle events (kept since the addon was installed).
 
 from odoo.tools import SQL
 
-from .sql import DIMS, dims
+from .sql import DIMS, PARTNER_DIMS, dims
 
 # the lifecycle stages in their order, with their labels
 LIFECYCLE_STAGES = [
@@ -18,8 +18,6 @@ LIFECYCLE_STAGES = [
     ("reactivated", "Reactivated"),
     ("advocate", "Advocate"),
 ]
-# the dimensions of lifecycle facts (those of the partner)
-STAGE_DIMS = ("team_id", "user_id", "segment_id")
 
 
 class LifecycleStages:
@@ -69,7 +67,7 @@ class LifecycleStages:
                     INTERVAL '1 month') m
               WHERE e.next_date IS NULL OR e.next_date >= m + INTERVAL '1 month') s
             """,
-            dims=dims("e", STAGE_DIMS),
+            dims=dims("e", PARTNER_DIMS),
             first=self.month_from or "-infinity",
             to=self.month_to,
         )
@@ -115,7 +113,7 @@ class LifecycleStages:
                        g.first_month, g.last_month, INTERVAL '1 month') m
                  GROUP BY 1, g.company_id, %(group_keys)s, g.stage
                 """,
-                dims=dims("e", STAGE_DIMS),
+                dims=dims("e", PARTNER_DIMS),
                 keys=SQL(", ").join(SQL.identifier(dim) for dim in DIMS),
                 group_dims=dims("g"),
                 group_keys=SQL(", ").join(SQL.identifier("g", dim) for dim in DIMS),

@@ -272,25 +272,15 @@ class Spells:
         kept history holds the spells as they are (see ``_keep_history``)."""
         if self._spells_current:
             return
-        beyond = self.month_to + relativedelta(months=2)
-        now = SQL("timezone(co.tz, timezone('UTC', %s::timestamp))", self.now)
+        # the run kept its history from the spells as they are: they are
+        # made current now, through the same query
+        self.cr.execute("ALTER TABLE kpi_tmp_spell RENAME TO kpi_tmp_spell_kept")
         self.cr.execute(
             SQL(
-                """
-                UPDATE kpi_tmp_spell s
-                   SET end_at = GREATEST(s.end_at, %(beyond)s::timestamp),
-                       last_month = date_trunc(
-                           'month', GREATEST(s.end_at, %(beyond)s::timestamp)
-                                    - INTERVAL '1 microsecond')::date,
-                       continued = FALSE
-                  FROM kpi_tmp_company co
-                 WHERE co.id = s.company_id AND s.end_at > %(now)s;
-                UPDATE kpi_tmp_spell s
-                   SET next_end = GREATEST(s.next_end, %(beyond)s::timestamp)
-                  FROM kpi_tmp_company co
-                 WHERE co.id = s.company_id AND s.next_end > %(now)s
-                """,
-                beyond=beyond,
-                now=now,
+                "CREATE TEMP TABLE kpi_tmp_spell AS %s",
+                self._spells_as_of(SQL("SELECT * FROM kpi_tmp_spell_kept")),
             )
         )
+        self.cr.execute("DROP TABLE kpi_tmp_spell_kept")
+        self.cr.execute("ANALYZE kpi_tmp_spell")
+        self._spells_current = True

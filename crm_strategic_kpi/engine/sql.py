@@ -8,6 +8,10 @@ from odoo.tools import SQL
 # The dimensions of a fact, in the column order of every row the engine
 # yields: month, company_id, *DIMS, num, den, res_model, res_id.
 DIMS = ("team_id", "user_id", "segment_id", "campaign_id", "source_id", "medium_id")
+# The dimensions of figures taken from a partner (its salesperson, the
+# salesperson's team, its segment): lifecycle stages, feedback, contacts,
+# tickets.
+PARTNER_DIMS = ("team_id", "user_id", "segment_id")
 # GROUP BY of rows shaped month, company_id, *DIMS, ...: one per combination
 GROUP_KEYS = SQL(", ").join(SQL(str(n)) for n in range(1, len(DIMS) + 3))
 

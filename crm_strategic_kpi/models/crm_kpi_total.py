@@ -14,6 +14,8 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..engine.rules import value_from_sums_sql
+
 # bit_xor and hash_record_extended (the fingerprints) came with PostgreSQL 14
 MIN_PG_VERSION = 140000
 
@@ -113,10 +115,7 @@ class CrmKpiTotal(models.Model):
                    MAX(f.currency_id) AS currency_id,
                    f.date, f.company_id, SUM(f.numerator) AS numerator,
                    SUM(f.denominator) AS denominator,
-                   CASE WHEN bool_and(f.is_ratio)
-                        THEN MAX(f.factor) * SUM(f.numerator)
-                             / NULLIF(SUM(f.denominator), 0)
-                        ELSE MAX(f.factor) * SUM(f.numerator) END AS value,
+                   %s AS value,
                    NOT bool_and(f.is_ratio) OR SUM(f.denominator) <> 0
                        AS has_value,
                    COUNT(*) AS fact_count, %s AS fingerprint,
@@ -124,6 +123,12 @@ class CrmKpiTotal(models.Model):
               FROM %s f
              GROUP BY f.kpi_id, f.company_id, f.date
             """,
+            value_from_sums_sql(
+                SQL("MAX(f.factor)"),
+                SQL("bool_and(f.is_ratio)"),
+                SQL("SUM(f.numerator)"),
+                SQL("SUM(f.denominator)"),
+            ),
             CrmKpiTotal._fingerprint(SQL("f"), uniform=uniform),
             facts,
         )

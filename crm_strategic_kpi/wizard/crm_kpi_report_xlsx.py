@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tools import split_every
 from odoo.tools.misc import format_date
 
+from ..engine import DIMS
 from ..engine.rules import month_start
 from ..models.crm_kpi import CATEGORIES
 
@@ -394,15 +395,7 @@ class CrmKpiReportWizard(models.TransientModel):
         """The raw facts of the period that the user may read."""
         sheet = self._add_sheet(workbook, self.env._("Data"))
         Value = self.env["crm.kpi.value"]
-        dimensions = [
-            "company_id",
-            "team_id",
-            "user_id",
-            "segment_id",
-            "campaign_id",
-            "source_id",
-            "medium_id",
-        ]
+        dimensions = ["company_id", *DIMS]
         self._write_header(
             sheet,
             styles,

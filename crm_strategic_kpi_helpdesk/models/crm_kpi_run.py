@@ -1,9 +1,13 @@
 from odoo import api, models
 from odoo.tools import SQL
 
-from odoo.addons.crm_strategic_kpi.engine import SCOPE_MONTH, Kpi, Measure, Source
-
-TICKET_DIMS = ("team_id", "user_id", "segment_id")
+from odoo.addons.crm_strategic_kpi.engine import (
+    PARTNER_DIMS,
+    SCOPE_MONTH,
+    Kpi,
+    Measure,
+    Source,
+)
 
 
 def _resolved_tickets(run):
@@ -31,7 +35,7 @@ TICKETS = Source(
     "t",
     _resolved_tickets,
     "helpdesk.ticket",
-    dims=TICKET_DIMS,
+    dims=PARTNER_DIMS,
     needs=("companies",),
 )
 TICKET_KPIS = (
