@@ -37,6 +37,7 @@ OUR_ADDONS = [
     "crm_strategic_kpi",
     "crm_strategic_kpi_survey",
     "crm_strategic_kpi_privacy",
+    "crm_strategic_kpi_sale",
 ]
 OPTIONAL_ADDONS = {"crm_strategic_kpi_helpdesk": "helpdesk_mgmt"}
 DEMO_DB = "kpi_demo"

@@ -5,6 +5,8 @@ Benchmark of the KPI engine on a generated dataset, measured in one run:
 * the full recompute of every KPI over all months, over the facts in place
   and into empty fact tables,
 * the nightly incremental run after a share of the leads changed,
+* with the sales bridge and orders in the database, the full and nightly
+  runs again with confirmed sale orders as revenue source,
 * pivot reads of the last 12 months: KPIs x months (served by the monthly
   totals) and KPIs x sales teams (summed from the facts),
 
@@ -52,6 +54,17 @@ FLOOR_QUERIES = [
          FROM crm_kpi_feedback GROUP BY 1, 2""",
     """SELECT date_trunc('month', date), category, SUM(amount)
          FROM crm_kpi_cost GROUP BY 1, 2""",
+]
+# with orders as revenue source, the scans of orders and their lines
+ORDER_FLOOR_QUERIES = [
+    """SELECT so.company_id, p.commercial_partner_id,
+              date_trunc('month', so.date_order), COUNT(*), SUM(so.amount_untaxed)
+         FROM sale_order so JOIN res_partner p ON p.id = so.partner_id
+        WHERE so.state = 'sale' GROUP BY 1, 2, 3""",
+    """SELECT so.company_id, so.partner_id, date_trunc('month', so.date_order),
+              sol.product_id, SUM(sol.price_subtotal)
+         FROM sale_order_line sol JOIN sale_order so ON so.id = sol.order_id
+        WHERE so.state = 'sale' GROUP BY 1, 2, 3, 4""",
 ]
 PIVOT_FLOOR = """
     SELECT kpi_id, date_trunc('month', date), SUM(numerator), SUM(denominator)
@@ -117,9 +130,9 @@ class KpiBench(Command):
             finally:
                 cr.rollback()
 
-    def _floor(self, env):
+    def _floor(self, env, queries=()):
         def run():
-            for query in FLOOR_QUERIES:
+            for query in (*FLOOR_QUERIES, *queries):
                 env.cr.execute(query)
                 env.cr.fetchall()
 
@@ -221,6 +234,68 @@ class KpiBench(Command):
         seconds, peak, summary = _timed(lambda: queue._run_incremental())
         return seconds, peak, summary, floor
 
+    def _sale_order_source(self, env, runner, lead_ids, count):
+        """With the sales bridge and orders in the database: the same runs
+        with confirmed sale orders as every company's revenue source, beside
+        those of won deals above (the switch first: every fact of a customer
+        KPI changes)."""
+        cr = env.cr
+        if "sale.order" not in env:
+            return []
+        cr.execute("SELECT COUNT(*) FROM sale_order_line")
+        lines = cr.fetchone()[0]
+        if not lines:
+            return []
+        companies = env["res.company"].search([])  # pylint: disable=no-search-all
+        companies.write({"kpi_revenue_source": "sale_order"})
+        env.flush_all()
+        floor = self._floor(env, ORDER_FLOOR_QUERIES)
+        rows = []
+        for label in ("switch to orders", "facts in place"):
+            seconds, peak, summary = _timed(lambda: runner.recompute())
+            facts = sum(summary["rows"].values())
+            rows.append(
+                (
+                    f"full recompute, orders ({label})",
+                    seconds,
+                    peak,
+                    floor,
+                    f"{facts} facts, {lines} lines",
+                )
+            )
+        seconds, peak, summary, floor = self._incremental(env, lead_ids[:count])
+        rows.append(
+            (
+                f"incremental, orders ({count} recent leads)",
+                seconds,
+                peak,
+                floor,
+                f"{sum(summary['rows'].values())} facts",
+            )
+        )
+        # orders entered or changed on a working day: the most recent ones
+        cr.execute(
+            "SELECT id FROM sale_order ORDER BY date_order DESC LIMIT %s", [count]
+        )
+        orders = env["sale.order"].browse([r[0] for r in cr.fetchall()])
+        cr.execute("DELETE FROM crm_kpi_changed_day")
+        orders._kpi_mark_dirty()
+        env.flush_all()
+        floor = self._floor(env)
+        seconds, peak, summary = _timed(
+            lambda: env["crm.kpi.changed.day"]._run_incremental()
+        )
+        rows.append(
+            (
+                f"incremental, orders ({len(orders)} recent orders)",
+                seconds,
+                peak,
+                floor,
+                f"{sum(summary['rows'].values())} facts",
+            )
+        )
+        return rows
+
     def _bench(self, env, changed_share):
         cr = env.cr
         cr.execute("SELECT COUNT(*) FROM crm_lead")
@@ -284,6 +359,7 @@ class KpiBench(Command):
         )
 
         rows += self._drill_down(values)
+        rows += self._sale_order_source(env, runner, ids, count)
 
         since = date.today().replace(day=1) - relativedelta(months=11)
 

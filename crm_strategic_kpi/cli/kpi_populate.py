@@ -4,6 +4,7 @@ Usage (Odoo finds the command through the addons path given first)::
 
     python3 -m odoo --addons-path=/path/to/repo,/path/to/odoo/addons \\
         kpi_populate -d DB --size small|medium|large [--seed N] [--method orm|sql]
+        [--steps companies,sales --force]
 """
 
 # A command line tool, loaded by Odoo as odoo.cli.kpi_populate (so no relative
@@ -70,6 +71,13 @@ class KpiPopulate(Command):
             "(default: yes, except for the large size: the nightly cron does it)",
         )
         group.add_option(
+            "--steps",
+            dest="kpi_steps",
+            help="comma-separated steps to run (default: all), e.g. "
+            "companies,sales to add the orders of an installed bridge to a "
+            "generated dataset (with --force)",
+        )
+        group.add_option(
             "--force",
             dest="kpi_force",
             action="store_true",
@@ -101,6 +109,7 @@ class KpiPopulate(Command):
                     seed=seed,
                     method=opt.kpi_method,
                     force=bool(opt.kpi_force),
+                    steps=opt.kpi_steps and opt.kpi_steps.split(","),
                     **overrides,
                 )
             except PopulateError as error:

@@ -6,8 +6,17 @@ from datetime import datetime, timedelta
 
 from odoo.tools import SQL
 
-from .declarations import SCOPE_FORWARD, SCOPE_MONTH, Catalogue, Kpi, Measure, Source
+from .declarations import (
+    SCOPE_FORWARD,
+    SCOPE_MONTH,
+    Catalogue,
+    Kpi,
+    Measure,
+    RevenueSource,
+    Source,
+)
 from .lifecycle import LIFECYCLE_STAGES
+from .rules import DEFAULT_REVENUE_SOURCE, deal_revenue
 from .sql import PARTNER_DIMS
 
 COST_DIMS = ("team_id", "campaign_id")
@@ -142,6 +151,58 @@ def _partners(run):
     )
 
 
+def _purchases(run):
+    """The customers' purchases (see ``RevenueSource``) in the computed
+    months, with the customer's first purchase; dimensions: the purchase's
+    team, salesperson and channel, the customer's segment."""
+    segment, segment_join = run.segment_of(SQL("w.customer_id"))
+    return SQL(
+        """
+        (SELECT w.*, w.closed_month AS month, %(segment)s AS segment_id,
+                c.first_at
+           FROM kpi_tmp_won w
+           JOIN kpi_tmp_customer c
+             ON c.company_id = w.company_id AND c.customer_id = w.customer_id
+           %(segment_join)s
+          WHERE %(since)s) w
+        """,
+        segment=segment,
+        segment_join=segment_join,
+        since=run.since(SQL("w.closed_month")),
+    )
+
+
+def _deal_customer_days(env, company_ids, scope):
+    """The won deals of customers by UTC day (see
+    ``RevenueSource.customer_days``)."""
+    return SQL(
+        """
+        SELECT p.commercial_partner_id AS cp,
+               COALESCE(l.company_id, t.company_id, %(main)s) AS company_id,
+               l.date_closed::date AS day, %(revenue)s AS revenue, l.id,
+               l.campaign_id, l.source_id, l.medium_id
+          FROM crm_lead l
+          JOIN res_partner p ON p.id = l.partner_id
+          LEFT JOIN crm_team t ON t.id = l.team_id
+         WHERE l.won_status = 'won' AND l.date_closed IS NOT NULL
+           AND COALESCE(l.company_id, t.company_id, %(main)s) = ANY(%(companies)s)
+           AND %(scope)s
+        """,
+        main=env.ref("base.main_company").id,
+        revenue=deal_revenue("l"),
+        companies=company_ids,
+        scope=scope(SQL("p.commercial_partner_id")),
+    )
+
+
+# the addon's own revenue source: the expected revenue of won deals
+DEALS = RevenueSource(
+    DEFAULT_REVENUE_SOURCE,
+    purchases=lambda run, company_ids, since: run.deal_purchases(company_ids, since),
+    customer_days=_deal_customer_days,
+    needs=("leads",),
+)
+
 SOURCES = (
     Source("lead", "l", _leads, "crm.lead", needs=("messages", "customers")),
     Source("open_deal", "l", _open_deals, "crm.lead", needs=("leads",)),
@@ -153,7 +214,15 @@ SOURCES = (
         res_id="customer_id",
         needs=("basis",),
         cube=lambda run: run.customer_cube(),
-        cube_needs=("current",),
+        cube_needs=("current", "products"),
+    ),
+    Source(
+        "purchase",
+        "w",
+        _purchases,
+        "crm.lead",
+        res_model="res_model",
+        needs=("customers",),
     ),
     Source(
         "lifecycle",
@@ -232,11 +301,11 @@ KPIS = (
         "new_revenue",
         SCOPE_MONTH,
         (
-            _lead(
-                CLOSED,
-                "l.revenue",
+            Measure(
+                "purchase",
+                "w.revenue",
                 "0",
-                f"{WON} AND l.closed_at <= c.first_at + INTERVAL '180 days'",
+                "w.closed_at <= w.first_at + INTERVAL '180 days'",
             ),
         ),
     ),
@@ -269,8 +338,28 @@ KPIS = (
     Kpi(
         "clv",
         SCOPE_FORWARD,
-        (_customer("b.revenue_12m", "b.active_end"),),
+        (_customer("b.profit_12m", "b.active_end"),),
         adjust=_lifetime_value,
+    ),
+    Kpi(
+        "profit_per_customer",
+        SCOPE_FORWARD,
+        (_customer("b.profit_12m", "b.active_end"),),
+    ),
+    Kpi(
+        "purchase_frequency",
+        SCOPE_FORWARD,
+        (_customer("b.purchases_12m", "b.active_end"),),
+    ),
+    Kpi(
+        "products_per_customer",
+        SCOPE_FORWARD,
+        (_customer("b.products_12m", "b.product_end"),),
+    ),
+    Kpi(
+        "average_order_value",
+        SCOPE_MONTH,
+        (Measure("purchase", "w.revenue", "1", "w.purchase"),),
     ),
     Kpi(
         "nps",
@@ -349,8 +438,9 @@ KPIS = (
 
 
 def core_catalogue():
-    """A new catalogue of the addon's own sources and KPIs."""
+    """A new catalogue of the addon's own sources, KPIs and revenue source."""
     catalogue = Catalogue()
+    catalogue.add_revenue_source(DEALS)
     for source in SOURCES:
         catalogue.add_source(source)
     for kpi in KPIS:

@@ -193,7 +193,9 @@ class Cubes:
             dims=dims(source.alias, source.dims),
             num=num,
             den=den,
-            model=source.model,
+            model=SQL.identifier(source.alias, source.res_model)
+            if source.res_model
+            else source.model,
             res_id=SQL.identifier(source.alias, source.res_id),
             where=where,
             **{"from": source.relation(self)},

@@ -14,15 +14,21 @@ from .sql import BASIS_WORK_MEM, dims, planner
 
 # The measure columns of customer months, per row and summed in the cube:
 # active at the start and at the end of the month, active at the end with
-# complete contact data, a repeat customer at the end (two deals or more),
-# the revenue of the 12 months ending with the month (of those active at
-# its end), a new customer, an upsell or cross-sell, a churn.
+# complete contact data, a repeat customer at the end (two purchases or
+# more); of those active at its end, the revenue, profit, purchases and
+# distinct products of the 12 months ending with the month; active at the
+# end in a company whose revenue source knows products; a new customer, an
+# upsell or cross-sell, a churn.
 CUSTOMER_MEASURES = (
     "active_start",
     "active_end",
     "complete_end",
     "repeat",
     "revenue_12m",
+    "profit_12m",
+    "purchases_12m",
+    "products_12m",
+    "product_end",
     "is_new",
     "upsell",
     "churned",
@@ -33,16 +39,18 @@ class CustomerMonths:
     """Part of ``Run``: the customer-month basis and cube."""
 
     def _deal_months(self):
-        """Won deals per customer and month from the eleven months before
-        ``month_from`` on (what the 12-month revenue of its months needs):
-        count, revenue, whether the customer's first deal or an upsell is
-        among them. Revenue stays numeric: sums of floats depend on the order
-        of their terms, and a rerun must give the same customer lifetime
-        values to the last digit."""
+        """Purchases (and credit notes) per customer and month from the
+        eleven months before ``month_from`` on (what the 12-month sums of
+        its months need): number of purchases, revenue, profit, whether the
+        customer's first purchase or an upsell is among them. Revenue stays
+        numeric: sums of floats depend on the order of their terms, and a
+        rerun must give the same customer lifetime values to the last
+        digit."""
         return SQL(
             """
             SELECT company_id, customer_id, closed_month AS month,
-                   COUNT(*)::int AS n, SUM(revenue) AS revenue,
+                   (COUNT(*) FILTER (WHERE purchase))::int AS n,
+                   SUM(revenue) AS revenue, SUM(profit) AS profit,
                    bool_or(rn = 1) AS has_first,
                    bool_or(deal_type IN ('upsell', 'cross_sell')) AS has_upsell
               FROM kpi_tmp_won
@@ -51,6 +59,60 @@ class CustomerMonths:
              GROUP BY company_id, customer_id, closed_month
             """,
             window_from=self.basis_from,
+        )
+
+    def _prepare_products(self):
+        """The spans of months in which a product counts among the products a
+        customer bought in the 12 months ending with the month: a product
+        bought in month p counts in the months p to p + 11; purchases less
+        than a year apart make one span (``kpi_tmp_product_span``: company,
+        customer, first and last month of the span). From the months the
+        12-month windows of the computed months reach, of the companies
+        whose revenue source knows products."""
+        parts = [
+            SQL("(%s)", source.products(self, company_ids, self.basis_from))
+            for source, company_ids in self._revenue_sources().items()
+            if source.products is not None
+        ]
+        rows = (
+            SQL(" UNION ").join(parts)
+            if parts
+            else SQL(
+                "SELECT NULL::int AS company_id, NULL::int AS customer_id, "
+                "NULL::date AS month, NULL::int AS product_id WHERE FALSE"
+            )
+        )
+        self.cr.execute(
+            SQL(
+                """
+                CREATE TEMP TABLE kpi_tmp_product_span AS
+                WITH bought AS (
+                    SELECT DISTINCT company_id, customer_id, product_id, month
+                      FROM (%(rows)s) r
+                ), marked AS (
+                    SELECT *, CASE WHEN month <= LAG(month) OVER w
+                                                 + INTERVAL '12 months'
+                                   THEN 0 ELSE 1 END AS new_span
+                      FROM bought
+                    WINDOW w AS (PARTITION BY company_id, customer_id, product_id
+                                 ORDER BY month)
+                ), numbered AS (
+                    SELECT *, SUM(new_span) OVER (
+                               PARTITION BY company_id, customer_id, product_id
+                               ORDER BY month) AS span
+                      FROM marked
+                )
+                SELECT company_id, customer_id, MIN(month) AS lo,
+                       (MAX(month) + INTERVAL '11 months')::date AS hi
+                  FROM numbered
+                 GROUP BY company_id, customer_id, product_id, span
+                """,
+                rows=rows,
+            )
+        )
+        self.cr.execute(
+            "CREATE INDEX ON kpi_tmp_product_span (company_id, customer_id); "
+            "ANALYZE kpi_tmp_product_span"
         )
 
     def _prepare_basis(self):
@@ -97,19 +159,29 @@ class CustomerMonths:
                     ), before AS (
                         SELECT company_id, customer_id, COUNT(*)::int AS n
                           FROM kpi_tmp_won
-                         WHERE closed_month < %(from)s
+                         WHERE closed_month < %(from)s AND purchase
                          GROUP BY company_id, customer_id
                     ), months AS (
+                        -- the months of purchases before the first month,
+                        -- and of credit notes outside any state, are helper
+                        -- rows of the 12-month windows
                         SELECT * FROM state
                          UNION ALL
-                        SELECT company_id, customer_id, month, FALSE, FALSE, TRUE
-                          FROM deals
-                         WHERE month < %(from)s
+                        SELECT d.company_id, d.customer_id, d.month, FALSE, FALSE,
+                               TRUE
+                          FROM deals d
+                          LEFT JOIN state st
+                            ON st.company_id = d.company_id
+                           AND st.customer_id = d.customer_id
+                           AND st.month = d.month
+                         WHERE st.customer_id IS NULL
                     ), windowed AS (
                         SELECT r.*, d.n, d.has_first, d.has_upsell,
                                SUM(CASE WHEN r.helper THEN 0 ELSE COALESCE(d.n, 0) END)
                                    OVER w_all AS run_deals,
-                               SUM(COALESCE(d.revenue, 0)) OVER w_12m AS revenue_12m
+                               SUM(COALESCE(d.revenue, 0)) OVER w_12m AS revenue_12m,
+                               SUM(COALESCE(d.profit, 0)) OVER w_12m AS profit_12m,
+                               SUM(COALESCE(d.n, 0)) OVER w_12m AS purchases_12m
                           FROM (SELECT *, (date_part('year', month) * 12
                                            + date_part('month', month))::int AS mi
                                   FROM months) r
@@ -133,9 +205,16 @@ class CustomerMonths:
                            COALESCE(w.has_upsell, FALSE) AS has_upsell,
                            COALESCE(w.n, 0) AS deals,
                            COALESCE(bf.n, 0) + w.run_deals AS deals_to_date,
-                           w.revenue_12m
+                           w.revenue_12m, w.profit_12m, w.purchases_12m,
+                           (SELECT COUNT(*) FROM kpi_tmp_product_span ps
+                             WHERE ps.company_id = w.company_id
+                               AND ps.customer_id = w.customer_id
+                               AND w.month BETWEEN ps.lo AND ps.hi)
+                               AS products_12m,
+                           co.has_products
                       FROM windowed w
                       JOIN kpi_tmp_customer c USING (company_id, customer_id)
+                      JOIN kpi_tmp_company co ON co.id = w.company_id
                       LEFT JOIN before bf USING (company_id, customer_id)
                      WHERE NOT w.helper
                     """,
@@ -199,13 +278,22 @@ class CustomerMonths:
                         -- customer is active at the end (per spell); sums being
                         -- exact, deal by deal (no need to sum them per customer
                         -- and month first)
-                        SELECT c.dim_group, w.revenue,
+                        SELECT c.dim_group, w.revenue, w.profit,
+                               w.purchase::int AS purchases, 0 AS products,
                                GREATEST(w.closed_month, c.end_from) AS lo,
                                LEAST((w.closed_month + INTERVAL '11 months')::date,
                                      (c.last_month - INTERVAL '1 month')::date) AS hi
                           FROM kpi_tmp_won w
                           JOIN covered c USING (company_id, customer_id)
                          WHERE %(revenue_window)s
+                         UNION ALL
+                        -- a product counts in the months its spans of
+                        -- 12-month windows cover (see _prepare_products)
+                        SELECT c.dim_group, 0, 0, 0, 1,
+                               GREATEST(ps.lo, c.end_from),
+                               LEAST(ps.hi, (c.last_month - INTERVAL '1 month')::date)
+                          FROM kpi_tmp_product_span ps
+                          JOIN covered c USING (company_id, customer_id)
                     ), upsells AS (
                         -- customers with an upsell or cross-sell in a month
                         SELECT DISTINCT company_id, customer_id, closed_month AS month
@@ -221,38 +309,42 @@ class CustomerMonths:
                         -- the following month's start)
                         SELECT dim_group, first_month AS month, 1 AS d_start,
                                0 AS d_end, 0 AS d_complete, 0 AS d_repeat,
-                               0::numeric AS d_revenue, 0 AS is_new, 0 AS upsell,
-                               0 AS churned
+                               0::numeric AS d_revenue, 0::numeric AS d_profit,
+                               0 AS d_purchases, 0 AS d_products, 0 AS is_new,
+                               0 AS upsell, 0 AS churned
                           FROM covered
                          UNION ALL
                         SELECT dim_group, (last_month + INTERVAL '1 month')::date, -1,
-                               0, 0, 0, 0, 0, 0, 0
+                               0, 0, 0, 0, 0, 0, 0, 0, 0, 0
                           FROM covered
                          UNION ALL
                         SELECT dim_group, end_from, 0, 1, complete::int,
-                               (repeats AND repeat_from = end_from)::int, 0, 0, 0, 0
+                               (repeats AND repeat_from = end_from)::int,
+                               0, 0, 0, 0, 0, 0, 0
                           FROM covered
                          UNION ALL
                         SELECT dim_group, last_month, 0, -1, -complete::int,
-                               -repeats::int, 0, 0, 0, (NOT continued)::int
+                               -repeats::int, 0, 0, 0, 0, 0, 0, (NOT continued)::int
                           FROM covered
                          UNION ALL
-                        SELECT dim_group, repeat_from, 0, 0, 0, 1, 0, 0, 0, 0
+                        SELECT dim_group, repeat_from, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0
                           FROM covered
                          WHERE repeats AND repeat_from <> end_from
                          UNION ALL
-                        SELECT dim_group, lo, 0, 0, 0, 0, revenue, 0, 0, 0
+                        SELECT dim_group, lo, 0, 0, 0, 0, revenue, profit, purchases,
+                               products, 0, 0, 0
                           FROM spans WHERE lo <= hi
                          UNION ALL
                         SELECT dim_group, (hi + INTERVAL '1 month')::date, 0, 0, 0, 0,
-                               -revenue, 0, 0, 0
+                               -revenue, -profit, -purchases, -products, 0, 0, 0
                           FROM spans WHERE lo <= hi
                          UNION ALL
-                        SELECT dim_group, first_deal_month, 0, 0, 0, 0, 0, 1, 0, 0
+                        SELECT dim_group, first_deal_month, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                               0, 0
                           FROM customers
                          WHERE %(new_in_run)s
                          UNION ALL
-                        SELECT c.dim_group, u.month, 0, 0, 0, 0, 0, 0, 1, 0
+                        SELECT c.dim_group, u.month, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0
                           FROM upsells u
                           JOIN customers c USING (company_id, customer_id)
                     ), grouped AS (
@@ -261,7 +353,9 @@ class CustomerMonths:
                         SELECT GREATEST(month, %(from)s::date) AS month, dim_group,
                                SUM(d_start) AS d_start, SUM(d_end) AS d_end,
                                SUM(d_complete) AS d_complete, SUM(d_repeat) AS d_repeat,
-                               SUM(d_revenue) AS d_revenue,
+                               SUM(d_revenue) AS d_revenue, SUM(d_profit) AS d_profit,
+                               SUM(d_purchases) AS d_purchases,
+                               SUM(d_products) AS d_products,
                                COALESCE(SUM(is_new) FILTER (WHERE %(in_run)s), 0)
                                    AS is_new,
                                COALESCE(SUM(upsell) FILTER (WHERE %(in_run)s), 0)
@@ -276,7 +370,8 @@ class CustomerMonths:
                         -- reach the months without changes
                         SELECT * FROM grouped
                          UNION ALL
-                        SELECT m::date, g.dim_group, 0, 0, 0, 0, 0::numeric, 0, 0, 0
+                        SELECT m::date, g.dim_group, 0, 0, 0, 0, 0::numeric,
+                               0::numeric, 0, 0, 0, 0, 0
                           FROM (SELECT dim_group, MIN(month) AS first
                                   FROM grouped GROUP BY dim_group) g
                          CROSS JOIN LATERAL generate_series(
@@ -286,7 +381,9 @@ class CustomerMonths:
                         SELECT month, dim_group,
                                SUM(d_start) AS d_start, SUM(d_end) AS d_end,
                                SUM(d_complete) AS d_complete, SUM(d_repeat) AS d_repeat,
-                               SUM(d_revenue) AS d_revenue, SUM(is_new) AS is_new,
+                               SUM(d_revenue) AS d_revenue, SUM(d_profit) AS d_profit,
+                               SUM(d_purchases) AS d_purchases,
+                               SUM(d_products) AS d_products, SUM(is_new) AS is_new,
                                SUM(upsell) AS upsell, SUM(churned) AS churned
                           FROM filled
                          GROUP BY month, dim_group
@@ -297,6 +394,9 @@ class CustomerMonths:
                                SUM(d_complete) OVER w AS complete_end,
                                SUM(d_repeat) OVER w AS repeat,
                                SUM(d_revenue) OVER w AS revenue_12m,
+                               SUM(d_profit) OVER w AS profit_12m,
+                               SUM(d_purchases) OVER w AS purchases_12m,
+                               SUM(d_products) OVER w AS products_12m,
                                is_new, upsell, churned
                           FROM dense
                         WINDOW w AS (PARTITION BY dim_group ORDER BY month
@@ -304,10 +404,14 @@ class CustomerMonths:
                     )
                     SELECT s.month, g.company_id, %(g_dims)s, s.active_start,
                            s.active_end, s.complete_end, s.repeat, s.revenue_12m,
+                           s.profit_12m, s.purchases_12m, s.products_12m,
+                           CASE WHEN co.has_products THEN s.active_end ELSE 0 END
+                               AS product_end,
                            s.is_new, s.upsell, s.churned
                       FROM summed s
                       JOIN (SELECT DISTINCT ON (dim_group) * FROM kpi_tmp_customer) g
                         USING (dim_group)
+                      JOIN kpi_tmp_company co ON co.id = g.company_id
                      WHERE s.active_start <> 0 OR s.active_end <> 0 OR s.is_new <> 0
                         OR s.upsell <> 0 OR s.churned <> 0
                     """,
@@ -339,6 +443,13 @@ class CustomerMonths:
                     (b.active_end AND b.deals_to_date >= 2)::int AS repeat,
                     CASE WHEN b.active_end THEN b.revenue_12m ELSE 0 END
                         AS revenue_12m,
+                    CASE WHEN b.active_end THEN b.profit_12m ELSE 0 END
+                        AS profit_12m,
+                    CASE WHEN b.active_end THEN b.purchases_12m ELSE 0 END
+                        AS purchases_12m,
+                    CASE WHEN b.active_end THEN b.products_12m ELSE 0 END
+                        AS products_12m,
+                    (b.active_end AND b.has_products)::int AS product_end,
                     b.is_new::int AS is_new, b.has_upsell::int AS upsell,
                     b.churned::int AS churned
                FROM kpi_tmp_basis b) b
@@ -352,19 +463,17 @@ class CustomerMonths:
         return "kpi_tmp_customer_cube"
 
     def lifetime_value(self, rows):
-        """Rows of the 12-month revenue of customers as their lifetime value:
-        x the expected lifespan and the margin of their company and month
-        (one of each per company and month: still one row per key)."""
+        """Rows of the 12-month profit of customers as their lifetime value:
+        x the expected lifespan of their company and month (one per company
+        and month: still one row per key)."""
         self.need("lifespan")
         return SQL(
             """
             SELECT q.month, q.company_id, %(dims)s,
-                   q.num * ls.lifespan * co.margin / 100.0 AS num, q.den,
-                   q.res_model, q.res_id
+                   q.num * ls.lifespan AS num, q.den, q.res_model, q.res_id
               FROM (%(rows)s) q
               JOIN kpi_tmp_lifespan ls
                 ON ls.company_id = q.company_id AND ls.month = q.month
-              JOIN kpi_tmp_company co ON co.id = q.company_id
             """,
             dims=dims("q"),
             rows=rows,

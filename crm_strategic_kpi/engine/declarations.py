@@ -44,6 +44,9 @@ class Source:
         columns ``company_id`` and those of ``dims``
     :param model: the model of the records behind its rows (drill-down)
     :param res_id: the expression of the record's id
+    :param res_model: the column of its rows that names the model of each
+        record, for a source of records of several models (overrides
+        ``model``)
     :param dims: the dimensions its rows carry (the others are empty)
     :param needs: the engine's tables the relation reads (see
         ``Run.need``); a bridge's relation reads its own tables
@@ -60,6 +63,7 @@ class Source:
     relation: object
     model: str
     res_id: str = "id"
+    res_model: str = None
     dims: tuple = DIMS
     needs: tuple = ()
     cube: object = None
@@ -105,13 +109,83 @@ class Kpi:
     adjust: object = None
 
 
+# The columns of a revenue source's purchases (see ``RevenueSource``), in
+# this order.
+PURCHASE_COLUMNS = (
+    "id",
+    "res_model",
+    "company_id",
+    "customer_id",
+    "team_id",
+    "user_id",
+    "campaign_id",
+    "source_id",
+    "medium_id",
+    "closed_at",
+    "revenue",
+    "profit",
+    "deal_type",
+    "purchase",
+)
+
+
+@dataclass(frozen=True)
+class RevenueSource:
+    """Where the purchases of a company come from: the value ``code`` of its
+    setting "revenue source" (``res.company.kpi_revenue_source``).
+
+    :param code: the setting's value
+    :param purchases: ``purchases(run, company_ids, since)`` -> the rows of
+        its purchases in the companies ``company_ids``, with the columns of
+        ``PURCHASE_COLUMNS`` in that order: the record (``id``,
+        ``res_model``), its company, customer (a commercial partner), sales
+        team, salesperson and channel, its local time ``closed_at``
+        (``Run.local_time``), the untaxed ``revenue`` and the ``profit``
+        (revenue minus cost) in the company's currency, its ``deal_type``
+        (None: new business for the customer's first purchase, else an
+        upsell; a purchase that never counts as an upsell says
+        ``'repeat'``) and whether it is a ``purchase`` (a credit note is
+        not: it only reduces revenue and profit). ``since``: a month; only
+        the rows from it on are needed (None: all). Rows dated after the
+        run's ``now`` are left out.
+    :param deal_revenue: ``deal_revenue(run, company_ids)`` -> (join,
+        expression): the revenue of a won deal ``l`` (a ``crm_lead`` row) of
+        those companies; None: its expected revenue
+    :param products: ``products(run, company_ids, since)`` -> rows
+        (company_id, customer_id, month, product_id) of the distinct
+        products each customer bought per month from ``since`` on; None: the
+        source knows no products
+    :param needs: the engine's tables ``purchases`` reads
+    :param customer_days: ``customer_days(env, company_ids, scope)`` ->
+        rows (cp, company_id, day, revenue, id, campaign_id, source_id,
+        medium_id) of the purchases in the companies ``company_ids`` of the
+        commercial partners ``cp`` for which ``scope(column)`` (an SQL
+        condition) holds, dated by UTC day, with their channel: what the
+        lifecycle, RFM, next purchase date and churn analysis of customers
+        read
+    """
+
+    code: str
+    purchases: object
+    customer_days: object
+    deal_revenue: object = None
+    products: object = None
+    needs: tuple = ()
+
+
 @dataclass
 class Catalogue:
-    """The sources and KPIs the engine computes. Bridges add theirs through
+    """The sources and KPIs the engine computes and where the purchases of
+    companies come from. Bridges add theirs through
     ``crm.kpi.run._get_catalogue``."""
 
     sources: dict = field(default_factory=dict)
     kpis: dict = field(default_factory=dict)
+    revenue_sources: dict = field(default_factory=dict)
+
+    def add_revenue_source(self, revenue_source):
+        self.revenue_sources[revenue_source.code] = revenue_source
+        return revenue_source
 
     def add_source(self, source):
         self.sources[source.name] = source

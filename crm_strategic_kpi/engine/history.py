@@ -1,5 +1,5 @@
-"""The customer history kept between runs: won deals closed before a cutoff
-month and the activity spells made of them.
+"""The customer history kept between runs: purchases (won deals, orders or
+invoices) dated before a cutoff month and the activity spells made of them.
 
 A run keeps the deals before the second month before its last one (the
 first month of the shortest recompute of recent months); a later run uses
@@ -21,7 +21,7 @@ RECENT_MONTHS = 3
 # the state of a nightly run in progress (see crm.kpi.changed.day): the
 # months it still has to compute keep the kept history from being read
 RUN_STATE_PARAM = "crm_strategic_kpi.pending_run"
-HISTORY_VERSION = 1
+HISTORY_VERSION = 2
 HISTORY_TABLES = (
     "crm_kpi_history_stamp",
     "crm_kpi_history_won",
@@ -29,12 +29,16 @@ HISTORY_TABLES = (
 )
 WON_COLUMNS = (
     "id",
+    "res_model",
     "company_id",
     "customer_id",
     "team_id",
+    "user_id",
     "closed_at",
     "closed_month",
     "revenue",
+    "profit",
+    "purchase",
     "deal_type",
     "campaign_id",
     "source_id",
@@ -68,12 +72,14 @@ def create_history_tables(cr):
         """
         CREATE UNLOGGED TABLE crm_kpi_history_stamp (
             company_id int PRIMARY KEY, version int NOT NULL,
-            cutoff date NOT NULL, tz text NOT NULL, churn_days int NOT NULL);
+            cutoff date NOT NULL, tz text NOT NULL, churn_days int NOT NULL,
+            margin numeric NOT NULL, revenue_source text NOT NULL);
         CREATE UNLOGGED TABLE crm_kpi_history_won (
-            id int, company_id int, customer_id int, team_id int,
-            closed_at timestamp, closed_month date, revenue numeric,
-            deal_type varchar, campaign_id int, source_id int, medium_id int,
-            rn bigint, prev_at timestamp);
+            id int, res_model varchar, company_id int, customer_id int,
+            team_id int, user_id int, closed_at timestamp, closed_month date,
+            revenue numeric, profit numeric, purchase boolean, deal_type varchar,
+            campaign_id int, source_id int, medium_id int, rn bigint,
+            prev_at timestamp);
         CREATE UNLOGGED TABLE crm_kpi_history_spell (
             company_id int, customer_id int, start_at timestamp,
             end_at timestamp, next_start timestamp, next_end timestamp,
@@ -109,8 +115,9 @@ class KeptHistory:
         earlier run (sets ``history_cutoff``). It does when that history can
         be trusted for every company of the run:
 
-        - it was kept by this version of the engine, with the timezone and
-          churn period the company has now, at the same cutoff month for all;
+        - it was kept by this version of the engine, with the timezone,
+          churn period, margin and revenue source the company has now, at
+          the same cutoff month for all;
         - the run starts on or after the cutoff, at most ``HISTORY_MAX_AGE``
           months after it;
         - no change before the cutoff month waits in the recompute queue or
@@ -130,7 +137,9 @@ class KeptHistory:
                 """
                 SELECT COUNT(*), MIN(h.cutoff), MAX(h.cutoff),
                        bool_and(h.version = %(version)s AND h.tz = co.tz
-                                AND h.churn_days = co.churn_days)
+                                AND h.churn_days = co.churn_days
+                                AND h.margin = co.margin
+                                AND h.revenue_source = co.revenue_source)
                   FROM kpi_tmp_company co
                   JOIN crm_kpi_history_stamp h ON h.company_id = co.id
                 """,
@@ -232,8 +241,10 @@ class KeptHistory:
             SQL(
                 """
                 INSERT INTO crm_kpi_history_stamp
-                       (company_id, version, cutoff, tz, churn_days)
-                SELECT id, %s, %s, tz, churn_days FROM kpi_tmp_company
+                       (company_id, version, cutoff, tz, churn_days, margin,
+                        revenue_source)
+                SELECT id, %s, %s, tz, churn_days, margin, revenue_source
+                  FROM kpi_tmp_company
                 """,
                 HISTORY_VERSION,
                 cutoff,

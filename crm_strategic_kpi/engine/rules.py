@@ -41,11 +41,15 @@ def value_from_sums_sql(factor, is_ratio, numerator, denominator):
     )
 
 
+# the revenue source of the addon itself (res.company.kpi_revenue_source)
+DEFAULT_REVENUE_SOURCE = "expected_revenue"
+
+
 def deal_revenue(lead_alias="l"):
-    """Revenue of a won deal in its company's currency: the one place that
-    says where revenue comes from (the company setting "revenue source"; today
-    the deal's expected revenue, which Odoo keeps in the deal company's
-    currency, so no conversion applies)."""
+    """Revenue of a won deal in its company's currency under the default
+    revenue source: the deal's expected revenue, which Odoo keeps in the
+    deal company's currency, so no conversion applies. (Other revenue
+    sources value deals their own way, see ``RevenueSource``.)"""
     return SQL(
         "COALESCE(%s, 0)::numeric",
         SQL.identifier(lead_alias, "expected_revenue"),

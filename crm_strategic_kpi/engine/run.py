@@ -15,6 +15,7 @@ from .cubes import Cubes
 from .customers import CustomerMonths
 from .history import RECENT_MONTHS, KeptHistory
 from .lifecycle import LifecycleStages
+from .purchases import Purchases
 from .spells import Spells
 from .sql import ENGINE_SETTINGS, planner
 from .tables import SourceTables
@@ -36,7 +37,8 @@ STEPS = {
     "spells": (("customers",), "_prepare_spells"),
     "keep_history": (("spells",), "_keep_history"),
     "current": (("keep_history",), "_spells_as_of_now"),
-    "basis": (("current",), "_prepare_basis"),
+    "products": (("companies",), "_prepare_products"),
+    "basis": (("current", "products"), "_prepare_basis"),
     "lifespan": (("current",), "_prepare_lifespan"),
     "stage_spells": (("companies",), "_prepare_stage_spells"),
 }
@@ -47,6 +49,7 @@ TEMP_TABLES = (
     "kpi_tmp_dim_ref",
     "kpi_tmp_stage_spell",
     "kpi_tmp_lifespan",
+    "kpi_tmp_product_span",
     "kpi_tmp_basis",
     "kpi_tmp_customer_cube",
     "kpi_tmp_lifecycle_cube",
@@ -60,7 +63,9 @@ TEMP_TABLES = (
 )
 
 
-class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cubes):
+class Run(
+    SourceTables, Purchases, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cubes
+):
     """One computation over a set of companies, used as a context manager:
     the engine's planner settings and temporary tables last as long as the
     block.
@@ -110,6 +115,8 @@ class Run(SourceTables, KeptHistory, Spells, CustomerMonths, LifecycleStages, Cu
         self.main_company_id = env.ref("base.main_company").id
         # company id -> timezone of its months (_prepare_companies)
         self._timezones = {}
+        # company id -> code of its revenue source (_prepare_companies)
+        self._revenue_source_of = {}
         self.history = history
         self.users = users
         # the instant the running month is counted to (UTC)

@@ -1,6 +1,7 @@
 """Customer activity spells and the expected customer lifespan.
 
-A won deal makes its customer active for the churn period; the spells are
+A purchase (a won deal, an order or an invoice, see ``RevenueSource``)
+makes its customer active for the churn period; the spells are
 the customer's periods of activity, the lifespan per company and month is
 derived from how many of them end (churn)."""
 
@@ -91,6 +92,7 @@ class Spells:
                             THEN 1 ELSE 0 END AS new_spell
                   FROM %(won)s w
                   JOIN kpi_tmp_company co ON co.id = w.company_id
+                 WHERE w.purchase
             ), numbered AS (
                 SELECT *, SUM(new_spell) OVER (
                            PARTITION BY company_id, customer_id

@@ -1,6 +1,6 @@
 """The source tables of a run: its companies, their leads with local dates,
-the done activities of closed deals, the won deals in order and the
-customers with their dimensions.
+the done activities of closed deals and the customers with their dimensions
+(the purchases in order: ``purchases``).
 
 Times are compared as local timestamps in the company's timezone, so a deal
 won at 23:30 UTC on 31 January belongs to February in Europe/Berlin.
@@ -14,8 +14,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo.tools import SQL
 
-from .history import WON_COLUMNS
-from .rules import deal_revenue, month_start
+from .rules import DEFAULT_REVENUE_SOURCE, month_start
 from .sql import DIMS, planner
 
 
@@ -29,13 +28,21 @@ class SourceTables:
         self._timezones = {
             company.id: company._get_kpi_timezone() for company in self.companies
         }
+        # a source whose bridge is gone counts as the default one
+        self._revenue_source_of = {
+            company.id: company.kpi_revenue_source
+            if company.kpi_revenue_source in self.catalogue.revenue_sources
+            else DEFAULT_REVENUE_SOURCE
+            for company in self.companies
+        }
         rows = []
         for company in self.companies:
             tz = self._timezones[company.id]
             today = pytz.utc.localize(self.now).astimezone(pytz.timezone(tz)).date()
+            source = self.catalogue.revenue_sources[self._revenue_source_of[company.id]]
             rows.append(
                 SQL(
-                    "(%s, %s, %s, %s, %s, %s, %s)",
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     company.id,
                     tz,
                     company.kpi_churn_days,
@@ -43,6 +50,8 @@ class SourceTables:
                     company.currency_id.id,
                     month_start(today),
                     today.day / calendar.monthrange(today.year, today.month)[1],
+                    source.code,
+                    source.products is not None,
                 )
             )
         self.cr.execute(
@@ -51,7 +60,8 @@ class SourceTables:
                 CREATE TEMP TABLE kpi_tmp_company (
                     id int PRIMARY KEY, tz text, churn_days int,
                     margin numeric, currency_id int, running_month date,
-                    running_share numeric)
+                    running_share numeric, revenue_source text,
+                    has_products boolean)
                 """
             )
         )
@@ -128,6 +138,7 @@ class SourceTables:
         if self.recent:
             # the won deals of customers' histories need no segment
             segment = SQL("CASE WHEN %s THEN %s END", self._leads_in_run(), segment)
+        revenue_joins, revenue = self._deal_revenue(company)
         self.cr.execute(
             SQL(
                 """
@@ -156,6 +167,7 @@ class SourceTables:
                       LEFT JOIN crm_team t ON t.id = l.team_id
                       LEFT JOIN res_partner p ON p.id = l.partner_id
                       %(segment_join)s
+                      %(revenue_joins)s
                      WHERE %(company)s = ANY(%(companies)s)
                        AND %(relevant)s) b
                 """,
@@ -165,7 +177,8 @@ class SourceTables:
                 companies=list(self._timezones),
                 created=created,
                 closed=closed,
-                revenue=deal_revenue("l"),
+                revenue=revenue,
+                revenue_joins=revenue_joins,
                 referral=self._referral_sources(),
                 relevant=self._relevant_leads(),
             )
@@ -321,74 +334,6 @@ class SourceTables:
         self.cr.execute(
             "CREATE UNIQUE INDEX ON kpi_tmp_message (lead_id); ANALYZE kpi_tmp_message"
         )
-
-    def _prepare_won(self):
-        """Won deals of customers in the order they were won (closed, then
-        by id). A deal without a deal type is new business when it is its
-        customer's first won deal (``rn`` 1), else an upsell.
-
-        A run that reads the kept history takes the deals before its cutoff
-        month from it and numbers the later ones after them: their number
-        and predecessor continue those of the customer's kept deals."""
-        if self.history_cutoff:
-            self.cr.execute(
-                SQL(
-                    """
-                    CREATE TEMP TABLE kpi_tmp_won AS
-                    WITH fresh AS (
-                        SELECT * FROM kpi_tmp_lead
-                         WHERE won_status = 'won' AND customer_id IS NOT NULL
-                           AND closed_at IS NOT NULL AND closed_month >= %(cutoff)s
-                    ), kept AS (
-                        SELECT h.company_id, h.customer_id, MAX(h.rn) AS n,
-                               MAX(h.closed_at) AS last_at
-                          FROM crm_kpi_history_won h
-                         WHERE h.company_id = ANY(%(companies)s)
-                           AND (h.company_id, h.customer_id) IN (
-                                   SELECT company_id, customer_id FROM fresh)
-                         GROUP BY h.company_id, h.customer_id
-                    )
-                    SELECT %(columns)s FROM crm_kpi_history_won
-                     WHERE company_id = ANY(%(companies)s)
-                     UNION ALL
-                    SELECT f.id, f.company_id, f.customer_id, f.team_id,
-                           f.closed_at, f.closed_month, f.revenue,
-                           COALESCE(f.deal_type,
-                                    CASE WHEN COALESCE(k.n, 0) + ROW_NUMBER() OVER w = 1
-                                         THEN 'new' ELSE 'upsell' END),
-                           f.campaign_id, f.source_id, f.medium_id,
-                           COALESCE(k.n, 0) + ROW_NUMBER() OVER w,
-                           COALESCE(LAG(f.closed_at) OVER w, k.last_at)
-                      FROM fresh f
-                      LEFT JOIN kept k USING (company_id, customer_id)
-                    WINDOW w AS (PARTITION BY f.company_id, f.customer_id
-                                 ORDER BY f.closed_at, f.id)
-                    """,
-                    cutoff=self.history_cutoff,
-                    companies=list(self._timezones),
-                    columns=SQL(", ").join(SQL.identifier(c) for c in WON_COLUMNS),
-                )
-            )
-        else:
-            self.cr.execute(
-                """
-                CREATE TEMP TABLE kpi_tmp_won AS
-                SELECT id, company_id, customer_id, team_id, closed_at, closed_month,
-                       revenue,
-                       COALESCE(deal_type,
-                                CASE WHEN ROW_NUMBER() OVER w = 1 THEN 'new'
-                                     ELSE 'upsell' END) AS deal_type,
-                       campaign_id, source_id, medium_id,
-                       ROW_NUMBER() OVER w AS rn,
-                       LAG(closed_at) OVER w AS prev_at
-                  FROM kpi_tmp_lead
-                 WHERE won_status = 'won' AND customer_id IS NOT NULL
-                   AND closed_at IS NOT NULL
-                WINDOW w AS (PARTITION BY company_id, customer_id
-                             ORDER BY closed_at, id)
-                """
-            )
-        self.cr.execute("ANALYZE kpi_tmp_won")
 
     def _prepare_customers(self):
         """Customers per company: salesperson and segment from the partner,

@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 
 from odoo.tools import SQL
 
-from ..engine.rules import deal_revenue
+from ..engine.rules import DEFAULT_REVENUE_SOURCE
 
 LIFECYCLE_REASONS = [
     ("no_deal", "No lead or deal yet"),
@@ -106,24 +106,25 @@ class CustomerIntelligence:
         self.env["crm.kpi.lifecycle.event"].invalidate_model()
 
     def _won_deals(self):
+        """The customers' purchases by UTC day (``kpi_tmp_cust_won``), each
+        company's from its revenue source (won deals, orders or invoices)."""
         self.cr.execute("DROP TABLE IF EXISTS kpi_tmp_cust_won")
+        sources = self.env["crm.kpi.run"]._get_catalogue().revenue_sources
+        companies = {}
+        # every company: a handful of rows
+        for company in self.env["res.company"].sudo().search([]):  # pylint: disable=no-search-all
+            code = company.kpi_revenue_source
+            source = sources.get(code) or sources[DEFAULT_REVENUE_SOURCE]
+            companies.setdefault(source, []).append(company.id)
+        parts = [
+            SQL("(%s)", source.customer_days(self.env, company_ids, self._scope))
+            for source, company_ids in companies.items()
+        ]
         self.cr.execute(
             SQL(
-                """
-                CREATE TEMP TABLE kpi_tmp_cust_won AS
-                SELECT p.commercial_partner_id AS cp,
-                       COALESCE(l.company_id, t.company_id, %(main)s) AS company_id,
-                       l.date_closed::date AS day,
-                       %(revenue)s AS revenue
-                  FROM crm_lead l
-                  JOIN res_partner p ON p.id = l.partner_id
-                  LEFT JOIN crm_team t ON t.id = l.team_id
-                 WHERE l.won_status = 'won' AND l.date_closed IS NOT NULL
-                   AND %(scope)s
-                """,
-                main=self.main_company_id,
-                scope=self._scope(SQL("p.commercial_partner_id")),
-                revenue=deal_revenue("l"),
+                "CREATE TEMP TABLE kpi_tmp_cust_won AS "
+                "SELECT cp, company_id, day, revenue FROM (%s) d",
+                SQL(" UNION ALL ").join(parts),
             )
         )
         self.cr.execute(

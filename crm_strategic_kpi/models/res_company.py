@@ -97,6 +97,12 @@ class ResCompany(models.Model):
         string="KPI Revenue Source",
         default="expected_revenue",
         required=True,
+        help="What a customer's purchase is. Won deals: every won opportunity, "
+        "worth its expected revenue. With Sales installed, confirmed sale "
+        "orders (untaxed, in the company's currency at the order date's rate, "
+        "whether or not a deal stands behind them; a won deal is then worth "
+        "its confirmed orders) or posted customer invoices (credit notes "
+        "reduce revenue). Changing it recomputes every month.",
     )
 
     @api.constrains("kpi_churn_days")

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
+from odoo import SUPERUSER_ID, api
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -220,8 +221,50 @@ def _copy_text(value):
     return COPY_CONVERTERS[type(value)](value)
 
 
+def _required_defaults(cr, table, columns):
+    """{column: value} for the columns of ``table`` that refuse NULL, have
+    no default in the database and are not among ``columns``: other
+    installed addons add such columns (Invoicing adds ``autopost_bills`` to
+    contacts), which the ORM fills from the field's default."""
+    cr.execute(
+        """
+        SELECT column_name FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = %s
+           AND is_nullable = 'NO' AND column_default IS NULL
+        """,
+        (table,),
+    )
+    missing = [name for (name,) in cr.fetchall() if name not in columns]
+    if not missing:
+        return {}
+    env = api.Environment(cr, SUPERUSER_ID, {})
+    model = next(
+        (
+            name
+            for name, cls in env.registry.items()
+            if cls._table == table and not cls._abstract and cls._auto
+        ),
+        None,
+    )
+    if model is None:
+        return {}
+    fields_ = [name for name in missing if name in env[model]._fields]
+    defaults = env[model].default_get(fields_)
+    return {
+        name: defaults[name]
+        for name in fields_
+        if type(defaults.get(name)) in COPY_CONVERTERS and defaults[name] is not None
+    }
+
+
 def copy_rows(cr, table, columns, rows):
-    """Insert ``rows`` (an iterable of tuples in ``columns`` order) with COPY."""
+    """Insert ``rows`` (an iterable of tuples in ``columns`` order) with COPY;
+    the columns other addons require get their field's default."""
+    extra = _required_defaults(cr, table, columns)
+    if extra:
+        columns = (*columns, *extra)
+        constant = tuple(extra.values())
+        rows = (tuple(row) + constant for row in rows)
     query = SQL(
         "COPY %s (%s) FROM STDIN",
         SQL.identifier(table),

@@ -365,10 +365,10 @@ class TestKpiCatalogue(KpiCommon):
                            AND tablename LIKE 'kpi\_tmp\_%cube%'"""
                 )
                 # leads by creation, by closing; open deals; feedback; costs;
-                # logins; contacts; customers; lifecycle stages (and the
-                # helpdesk bridge's tickets when it is installed)
+                # logins; contacts; purchases; customers; lifecycle stages
+                # (and the helpdesk bridge's tickets when it is installed)
                 bridged = "ticket" in engine.catalogue.sources
-                self.assertEqual(cr.fetchone()[0], 9 + bridged)
+                self.assertEqual(cr.fetchone()[0], 10 + bridged)
                 for kpi in kpis:
                     with self.subTest(code=kpi.code, month_from=month_from):
                         self.assertEqual(
@@ -377,6 +377,9 @@ class TestKpiCatalogue(KpiCommon):
                 self.assertTrue(by_record["retention_rate"] and by_record["close_rate"])
                 self.assertTrue(by_record["repeat_customers"] and by_record["clv"])
                 self.assertTrue(by_record["cross_sell_rate"])
+                self.assertTrue(by_record["purchase_frequency"])
+                self.assertTrue(by_record["profit_per_customer"])
+                self.assertTrue(by_record["average_order_value"])
                 self.assertTrue(by_record["lifecycle_opportunity"])
                 self.assertTrue(by_record["open_deals"] and by_record["nps"])
                 if month_from != MAR:

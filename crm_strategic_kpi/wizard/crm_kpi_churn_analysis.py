@@ -4,7 +4,7 @@ from odoo import fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
-from ..engine.rules import month_start
+from ..engine.rules import DEFAULT_REVENUE_SOURCE, month_start
 
 TENURE_BANDS = [
     ("under_1y", "Under 1 year"),
@@ -78,6 +78,18 @@ class CrmKpiChurnAnalysis(models.TransientModel):
             "context": {"group_by": []},
         }
 
+    def _purchase_days(self):
+        """The purchases of the company's customers (won deals, orders or
+        invoices, after its revenue source), by day, with their channel."""
+        sources = self.env["crm.kpi.run"]._get_catalogue().revenue_sources
+        source = (
+            sources.get(self.company_id.kpi_revenue_source)
+            or sources[DEFAULT_REVENUE_SOURCE]
+        )
+        return source.customer_days(
+            self.env, [self.company_id.id], lambda _column: SQL("TRUE")
+        )
+
     def _compute_lines(self):
         self.ensure_one()
         self.env.flush_all()
@@ -93,15 +105,9 @@ class CrmKpiChurnAnalysis(models.TransientModel):
                     churned, churn_rate, customers, create_uid, write_uid,
                     create_date, write_date)
                 WITH won AS (
-                    SELECT p.commercial_partner_id AS cp,
-                           l.date_closed::date AS day, l.id,
-                           l.source_id, l.medium_id, l.campaign_id
-                      FROM crm_lead l
-                      JOIN res_partner p ON p.id = l.partner_id
-                      LEFT JOIN crm_team t ON t.id = l.team_id
-                     WHERE l.won_status = 'won' AND l.date_closed IS NOT NULL
-                       AND COALESCE(l.company_id, t.company_id, p.company_id,
-                                    %(company)s) = %(company)s
+                    SELECT d.cp, d.day, d.id, d.source_id, d.medium_id,
+                           d.campaign_id
+                      FROM (%(purchases)s) d
                 ), per AS (
                     SELECT cp, MIN(day) AS first_won,
                            MAX(day) FILTER (WHERE day < %(start)s) AS last_before,
@@ -134,7 +140,7 @@ class CrmKpiChurnAnalysis(models.TransientModel):
                  WHERE per.last_before > %(start)s - %(days)s
                 """,
                 analysis=self.id,
-                company=self.company_id.id,
+                purchases=self._purchase_days(),
                 start=start,
                 end=end,
                 days=self.company_id.kpi_churn_days,

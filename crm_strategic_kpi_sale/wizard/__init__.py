@@ -1,0 +1,1 @@
+from . import crm_kpi_churn_analysis
