@@ -115,6 +115,22 @@ class CustomerMonths:
             "ANALYZE kpi_tmp_product_span"
         )
 
+    def _products_of_month(self):
+        """The distinct products of the 12 months ending with the month of
+        the customer month ``w`` (0 when no company of the run knows
+        products)."""
+        if not any(
+            self.catalogue.revenue_sources[code].products is not None
+            for code in self._revenue_source_of.values()
+        ):
+            return SQL("0")
+        return SQL(
+            """(SELECT COUNT(*) FROM kpi_tmp_product_span ps
+                 WHERE ps.company_id = w.company_id
+                   AND ps.customer_id = w.customer_id
+                   AND w.month BETWEEN ps.lo AND ps.hi)"""
+        )
+
     def _prepare_basis(self):
         """One row per customer and month in which the customer is active at
         the start or the end of the month (or wins a deal in it), from
@@ -163,18 +179,25 @@ class CustomerMonths:
                          GROUP BY company_id, customer_id
                     ), months AS (
                         -- the months of purchases before the first month,
-                        -- and of credit notes outside any state, are helper
-                        -- rows of the 12-month windows
+                        -- and those of credit notes alone outside every
+                        -- spell's months (see state), are helper rows of the
+                        -- 12-month windows
                         SELECT * FROM state
                          UNION ALL
                         SELECT d.company_id, d.customer_id, d.month, FALSE, FALSE,
                                TRUE
                           FROM deals d
-                          LEFT JOIN state st
-                            ON st.company_id = d.company_id
-                           AND st.customer_id = d.customer_id
-                           AND st.month = d.month
-                         WHERE st.customer_id IS NULL
+                         WHERE d.month < %(from)s
+                            OR (d.n = 0 AND NOT EXISTS (
+                                SELECT 1 FROM kpi_tmp_spell s
+                                 WHERE s.company_id = d.company_id
+                                   AND s.customer_id = d.customer_id
+                                   AND d.month >= date_trunc('month', s.start_at)
+                                       + CASE WHEN date_trunc('month', s.prev_end)
+                                                   = date_trunc('month', s.start_at)
+                                              THEN INTERVAL '1 month'
+                                              ELSE INTERVAL '0' END
+                                   AND d.month <= date_trunc('month', s.end_at)))
                     ), windowed AS (
                         SELECT r.*, d.n, d.has_first, d.has_upsell,
                                SUM(CASE WHEN r.helper THEN 0 ELSE COALESCE(d.n, 0) END)
@@ -206,11 +229,7 @@ class CustomerMonths:
                            COALESCE(w.n, 0) AS deals,
                            COALESCE(bf.n, 0) + w.run_deals AS deals_to_date,
                            w.revenue_12m, w.profit_12m, w.purchases_12m,
-                           (SELECT COUNT(*) FROM kpi_tmp_product_span ps
-                             WHERE ps.company_id = w.company_id
-                               AND ps.customer_id = w.customer_id
-                               AND w.month BETWEEN ps.lo AND ps.hi)
-                               AS products_12m,
+                           %(products)s AS products_12m,
                            co.has_products
                       FROM windowed w
                       JOIN kpi_tmp_customer c USING (company_id, customer_id)
@@ -220,6 +239,7 @@ class CustomerMonths:
                     """,
                     to=self.month_to,
                     deals=self._deal_months(),
+                    products=self._products_of_month(),
                     **{"from": self.month_from},
                 )
             )

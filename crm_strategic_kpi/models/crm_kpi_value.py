@@ -75,9 +75,20 @@ class CrmKpiFactMixin(models.AbstractModel):
     )
     currency_id = FactReference(comodel_name="res.currency", readonly=True)
     # Figures
-    numerator = fields.Float(readonly=True, aggregator="sum")
-    denominator = fields.Float(readonly=True, aggregator="sum")
+    numerator = fields.Float(
+        string="Numerator (Counted)",
+        readonly=True,
+        aggregator="sum",
+        help="What the KPI counts or sums: deals, customers, revenue, scores.",
+    )
+    denominator = fields.Float(
+        string="Denominator (Base)",
+        readonly=True,
+        aggregator="sum",
+        help="What a ratio divides by (0 for counts and amounts).",
+    )
     value = fields.Float(
+        string="Figure (in the KPI's Unit)",
         readonly=True,
         aggregator="sum",
         digits=(16, 2),

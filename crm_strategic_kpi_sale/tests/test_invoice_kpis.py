@@ -1,6 +1,7 @@
 from datetime import date
 
 from odoo.tests import tagged
+from odoo.tools import SQL
 
 from .common import SaleKpiCommon
 
@@ -94,3 +95,56 @@ class TestInvoiceKpis(SaleKpiCommon):
         self.assertMonths(
             "average_order_value", {self.JAN: (200, 1), self.FEB: (700, 2)}
         )
+
+    def test_cubes_equal_record_rows(self):
+        """A run's cubes and the drill-down's rows give the same sums with
+        credit notes, also one outside any activity: X is credited on 15
+        April (it churned on 13 March) and buys again on 10 May. May's
+        12-month profit of X: 80 - 40 - 40 + (100 - 20) = 80."""
+        self.invoice(
+            self.x1, date(2026, 4, 15), [(self.p1, 1, 100)], move_type="out_refund"
+        )
+        self.invoice(self.x1, date(2026, 5, 10), [(self.p3, 1, 100)])
+        self.env.flush_all()
+        may = date(2026, 5, 1)
+        cr = self.env.cr
+
+        def sums(query):
+            cr.execute(
+                SQL(
+                    """
+                    SELECT month, team_id, user_id, segment_id, campaign_id,
+                           source_id, medium_id,
+                           ROUND(SUM(num), 6), ROUND(SUM(den), 6)
+                      FROM (%s) q
+                     WHERE month BETWEEN %s AND %s
+                     GROUP BY 1, 2, 3, 4, 5, 6, 7
+                    HAVING SUM(num) <> 0 OR SUM(den) <> 0
+                    """,
+                    query,
+                    self.JAN,
+                    may,
+                )
+            )
+            return set(cr.fetchall())
+
+        run = self.env["crm.kpi.run"]._new_engine_run(
+            self.company, may, month_from=self.JAN
+        )
+        with run:
+            run.prepare()
+            kpis = run.kpis()
+            by_record = {
+                kpi.code: sums(
+                    kpi.adjust(run, run.records_query(kpi))
+                    if kpi.adjust
+                    else run.records_query(kpi)
+                )
+                for kpi in kpis
+            }
+            run.build_cubes(kpis)
+            for kpi in kpis:
+                with self.subTest(code=kpi.code):
+                    self.assertEqual(sums(run.facts_query(kpi)[0]), by_record[kpi.code])
+        profit = {row[0]: row[7:] for row in by_record["profit_per_customer"]}
+        self.assertEqual(profit[may], (80, 1))
