@@ -745,11 +745,35 @@ def cmd_bench(args):
                 "-d",
                 db,
                 "-i",
-                "crm_strategic_kpi",
+                "crm_strategic_kpi,crm_strategic_kpi_sale",
                 "--stop-after-init",
                 "--log-level=warn",
             )
             _odoo(params, "-d", db, "--size", args.size, command="kpi_populate")
+        elif not database_has_module(params, db, "crm_strategic_kpi_sale"):
+            # a dataset of an earlier version: its orders, for the runs with
+            # orders as revenue source
+            say(f"adding Sales and the orders of the {args.size} dataset to {db}")
+            _odoo(
+                params,
+                "-d",
+                db,
+                "-i",
+                "crm_strategic_kpi_sale",
+                "--stop-after-init",
+                "--log-level=warn",
+            )
+            _odoo(
+                params,
+                "-d",
+                db,
+                "--size",
+                args.size,
+                "--steps",
+                "companies,sales",
+                "--force",
+                command="kpi_populate",
+            )
         # every run rolls its work back, which leaves dead rows behind: clear
         # them so that each run reads tables of the same size
         vacuum(params, db, ("crm_kpi_value", "crm_lead", "crm_kpi_changed_day"))
