@@ -12,6 +12,7 @@
     "depends": ["crm_strategic_kpi", "sale_crm"],
     "auto_install": True,
     "data": [
+        "data/crm_kpi_data.xml",
         "views/res_partner_views.xml",
     ],
 }

@@ -133,6 +133,8 @@ class Run(
         self._cubes = {}
         # source summing itself -> its cube table
         self._own_cubes = {}
+        # the tables of materialize()
+        self._materialized = set()
         self._stack = None
 
     def __enter__(self):
@@ -180,18 +182,47 @@ class Run(
             return list(kpis.values())
         return [kpis[code] for code in codes if code in kpis]
 
+    def materialize(self, name, query, index=()):
+        """The temporary table ``kpi_tmp_x_<name>`` of the rows of ``query``
+        (an SQL), created on the first call of the run (later calls return
+        it as it is) and dropped with the run's tables: what a bridge's
+        sources read several times, computed once. ``index``: columns to
+        index."""
+        table = f"kpi_tmp_x_{name}"
+        if table not in self._materialized:
+            started = time.monotonic()
+            self.cr.execute(
+                SQL("CREATE TEMP TABLE %s AS %s", SQL.identifier(table), query)
+            )
+            if index:
+                self.cr.execute(
+                    SQL(
+                        "CREATE INDEX ON %s (%s)",
+                        SQL.identifier(table),
+                        SQL(", ").join(SQL.identifier(column) for column in index),
+                    )
+                )
+            self.cr.execute(SQL("ANALYZE %s", SQL.identifier(table)))
+            self._materialized.add(table)
+            _logger.debug(
+                "Strategic KPIs: %s in %.2f s", table, time.monotonic() - started
+            )
+        return SQL.identifier(table)
+
     def drop(self):
         """Drop the run's temporary tables."""
         self.cr.execute(
             r"""
             SELECT tablename FROM pg_tables
              WHERE schemaname = pg_my_temp_schema()::regnamespace::text
-               AND tablename LIKE 'kpi\_tmp\_cube\_%'
+               AND (tablename LIKE 'kpi\_tmp\_cube\_%'
+                    OR tablename LIKE 'kpi\_tmp\_x\_%')
             """
         )
         cubes = [name for (name,) in self.cr.fetchall()]
         for table in (*cubes, *TEMP_TABLES):
             self.cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(table)))
         self._prepared = set()
+        self._materialized = set()
         self._cubes = {}
         self._own_cubes = {}
