@@ -163,17 +163,24 @@ def order_purchases(run, company_ids, since):
     )
 
 
-def order_products(run, company_ids, since):
-    """The products of confirmed orders per customer and month."""
+def _products(lines, since, bought=None):
+    """The distinct products of the ``lines`` (a table) per customer and
+    month from ``since`` on, of the lines for which ``bought`` holds."""
     return SQL(
         """
         SELECT DISTINCT l.company_id, l.customer_id, l.month, l.product_id
           FROM %s l
-         WHERE %s
+         WHERE %s AND %s
         """,
-        _order_lines(run, company_ids),
+        lines,
+        bought or SQL("TRUE"),
         _since(SQL("l.month"), since),
     )
+
+
+def order_products(run, company_ids, since):
+    """The products of confirmed orders per customer and month."""
+    return _products(_order_lines(run, company_ids), since)
 
 
 def order_deal_revenue(run, company_ids):
@@ -303,15 +310,10 @@ def invoice_purchases(run, company_ids, since):
 
 
 def invoice_products(run, company_ids, since):
-    """The products of posted customer invoices per customer and month."""
-    return SQL(
-        """
-        SELECT DISTINCT l.company_id, l.customer_id, l.month, l.product_id
-          FROM %s l
-         WHERE l.move_type = 'out_invoice' AND %s
-        """,
-        _invoice_lines(run, company_ids),
-        _since(SQL("l.month"), since),
+    """The products of posted customer invoices (not of credit notes) per
+    customer and month."""
+    return _products(
+        _invoice_lines(run, company_ids), since, SQL("l.move_type = 'out_invoice'")
     )
 
 

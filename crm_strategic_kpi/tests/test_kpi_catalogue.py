@@ -190,6 +190,35 @@ class TestKpiCatalogue(KpiCommon):
             },
         )
 
+    def test_purchase_kpis_with_won_deals(self):
+        """With won deals as revenue source a purchase is a won deal, its
+        profit the revenue x the 50 % margin. Active at the end of the month
+        (churn after 60 days): Jan A, B; Feb A, B; Mar A, C; Apr C."""
+        # won deals dated in the month: Jan L1 1000 + L2 2000; Feb L3 500;
+        # Mar L5 3000
+        self.assertMonths(
+            "average_order_value",
+            {1: (3000, 2, 1500), 2: (500, 1, 500), 3: (3000, 1, 3000)},
+        )
+        # deals of the 12 months ending the month (L0 of January 2025 falls
+        # out): Jan A 1 + B 1; Feb A 2 + B 1; Mar A 2 + C 1; Apr C 1
+        self.assertMonths(
+            "purchase_frequency",
+            {1: (2, 2, 1), 2: (3, 2, 1.5), 3: (3, 2, 1.5), 4: (1, 1, 1)},
+        )
+        # Jan A 500 + B 1000; Feb A 750 + B 1000; Mar A 750 + C 1500; Apr C
+        self.assertMonths(
+            "profit_per_customer",
+            {
+                1: (1500, 2, 750),
+                2: (1750, 2, 875),
+                3: (2250, 2, 1125),
+                4: (1500, 1, 1500),
+            },
+        )
+        # no products without orders or invoices: no figures at all
+        self.assertMonths("products_per_customer", {})
+
     # Satisfaction, marketing, adoption -------------------------------------
     def test_nps(self):
         # Jan 10 P, 5 D, 8 passive; Feb 9 P, 10 P, 7 passive; Mar 2 D
